@@ -1,0 +1,435 @@
+"""The facade: `QA` ties the stages together behind the API that the CLI, the web app and users share.
+
+articles → passages → vectors → index → hits → answer. Builds are incremental (only new or changed
+articles are embedded) and every change is saved atomically. Queries read an immutable snapshot, so
+they keep answering from the old index while a new one is being built.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .answering import AnswerSettings, compose, hit_for
+from .embedding import Embedder
+from .lexical import LexicalIndex, terms
+from .passages import split_article
+from .readers import SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
+from .retrieval import Retriever
+from .settings import Settings
+from .store import PROBE_TEXT, IndexDamaged, IndexStore, Snapshot
+from .types import Answer, Article, Hit, SkippedFile
+
+log = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, too long); the message says what to change."""
+
+
+@dataclass
+class IndexReport:
+    """What a build or update did."""
+
+    articles: int = 0
+    passages: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (
+            f"{self.articles} articles, {self.passages} passages indexed "
+            f"({len(self.added)} new, {len(self.updated)} changed, {len(self.removed)} removed) "
+            f"in {self.seconds:.1f} s"
+        )
+        if self.skipped:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped)
+            text += f"; {len(self.skipped)} skipped: {reasons}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "articles": self.articles,
+            "passages": self.passages,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "rebuilt": self.rebuilt,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|what about|how about)\b|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those|there)\b",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class QA:
+    """Question answering with citations over a folder of articles."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.corpus = Path(self.settings.corpus)
+        self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size)
+        self.model_id = self.embedder.model_name
+        self.store = IndexStore(self.settings.resolved_index_dir)
+        self.answer_settings = AnswerSettings(
+            answer_passages=self.settings.answer_passages,
+            max_sentences=self.settings.max_answer_sentences,
+            related=self.settings.related,
+            abstain_below=self.settings.abstain_below,
+        )
+        self._write_lock = threading.RLock()
+        self._state: tuple[Snapshot, Retriever] | None = None
+        self.last_report = IndexReport()
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def from_folder(
+        cls,
+        corpus: str | Path = "corpus",
+        index_dir: str | Path | None = None,
+        model: str | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+    ) -> "QA":
+        """Build, update or load the index of `corpus`, and return a ready QA."""
+        if settings is None:
+            settings = Settings.from_env(corpus=corpus, index_dir=index_dir, model=model)
+        else:
+            settings = replace(settings, corpus=Path(corpus), index_dir=index_dir or settings.index_dir)
+        qa = cls(settings, embedder)
+        qa.refresh()
+        return qa
+
+    def refresh(self) -> IndexReport:
+        """Re-scan the corpus folder: embed new or changed articles, drop removed ones."""
+        if not self.corpus.is_dir():
+            raise FileNotFoundError(f"Corpus folder {self.corpus} does not exist: create it and put articles in it.")
+        with self._write_lock:
+            started = time.perf_counter()
+            old = self._current_or_saved()
+            articles, skipped = read_folder(self.corpus, prefer=old.article_index if old else ())
+            excluded = old.excluded if old else frozenset()
+            articles = [a for a in articles if a.id not in excluded]
+            return self._update(old, articles, skipped, excluded, started)
+
+    def add(self, path: str | Path) -> IndexReport:
+        """Copy an article file into the corpus (if it is not there yet) and index it."""
+        source = Path(path)
+        if not source.is_file():
+            raise FileNotFoundError(f"No such file: {source}")
+        if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+            raise ValueError(f"Cannot add {source.name}: unsupported file type (supported: {allowed})")
+        articles, skipped = read_file(source, source.parent)
+        if not articles:
+            reason = skipped[0].reason if skipped else "no article found"
+            raise ValueError(f"Cannot add {source.name}: {reason}")
+        with self._write_lock:
+            started = time.perf_counter()
+            old = self._current_or_saved()
+            known = {a.text.strip(): a for a in (old.articles if old else ()) if a.path != source.name}
+            if all(a.text.strip() in known for a in articles):
+                copy_of = known[articles[0].text.strip()]
+                raise ValueError(f"Cannot add {source.name}: duplicate of {copy_of.path} ({copy_of.title})")
+            target = self._place_in_corpus(source)
+            relative = target.relative_to(self.corpus.resolve()).as_posix()
+            new_articles, skipped = read_file(target, self.corpus.resolve())
+            current = [a for a in (old.articles if old else ()) if a.path != relative]
+            articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
+            excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
+            return self._update(old, articles, skipped + duplicates, excluded, started)
+
+    def remove(self, article_id: str) -> Article:
+        """Drop an article from the index (its file stays; it is not indexed again)."""
+        with self._write_lock:
+            started = time.perf_counter()
+            old = self._current_or_saved()
+            if old is None or article_id not in old.article_index:
+                raise KeyError(f"No article with id {article_id!r}")
+            article = old.articles[old.article_index[article_id]]
+            remaining = [a for a in old.articles if a.id != article_id]
+            self._update(old, remaining, [], old.excluded | {article_id}, started)
+            return article
+
+    def _place_in_corpus(self, source: Path) -> Path:
+        corpus = self.corpus.resolve()
+        resolved = source.resolve()
+        if resolved.is_relative_to(corpus):
+            return resolved
+        name = safe_file_name(source.name)
+        target = corpus / name
+        if target.exists() and target.read_bytes() != source.read_bytes():
+            target = corpus / f"{Path(name).stem}-{uuid.uuid4().hex[:8]}{Path(name).suffix}"
+        if not target.exists():
+            staging = corpus / f".{target.name}.{uuid.uuid4().hex}.part"
+            shutil.copyfile(source, staging)
+            staging.replace(target)
+        return target
+
+    def _current_or_saved(self) -> Snapshot | None:
+        if self._state is not None:
+            return self._state[0]
+        try:
+            snapshot = self.store.load()
+        except IndexDamaged as error:
+            log.warning("Index at %s is damaged (%s); rebuilding it from the corpus.", self.store.folder, error)
+            return None
+        if snapshot is None:
+            return None
+        reason = self._incompatibility(snapshot)
+        if reason:
+            log.info("Rebuilding the index: %s.", reason)
+            return None
+        return snapshot
+
+    def _incompatibility(self, snapshot: Snapshot) -> str | None:
+        if snapshot.model != self.model_id:
+            return f"the model changed ({snapshot.model} → {self.model_id})"
+        if snapshot.dimension != self.embedder.dimension:
+            return "the vector dimension changed"
+        if snapshot.passage_settings != self.settings.passages:
+            return "the passage settings changed"
+        if float(np.dot(np.asarray(snapshot.probe, dtype=np.float32), self._probe())) < 0.99:
+            return "the saved vectors come from a different model"
+        return None
+
+    def _probe(self) -> np.ndarray:
+        return self.embedder.encode_query(PROBE_TEXT)
+
+    def _update(
+        self,
+        old: Snapshot | None,
+        articles: list[Article],
+        skipped: list[SkippedFile],
+        excluded: frozenset[str],
+        started: float,
+    ) -> IndexReport:
+        hashes = [content_hash(a) for a in articles]
+        report = IndexReport(skipped=list(skipped), rebuilt=old is None)
+        old_position = old.article_index if old else {}
+        new_ids = {a.id for a in articles}
+        report.removed = [a.id for a in (old.articles if old else ()) if a.id not in new_ids]
+        reuse: list[int | None] = []
+        for article, digest in zip(articles, hashes):
+            j = old_position.get(article.id)
+            if j is not None and old.hashes[j] == digest:
+                reuse.append(j)
+            else:
+                reuse.append(None)
+                (report.updated if j is not None else report.added).append(article.id)
+        unchanged = (
+            old is not None
+            and not report.added
+            and not report.updated
+            and not report.removed
+            and [a.id for a in old.articles] == [a.id for a in articles]
+            and old.excluded == excluded
+        )
+        if unchanged:
+            snapshot = old
+        else:
+            snapshot = self._assemble(old, articles, hashes, reuse, excluded)
+            self.store.save(snapshot)
+            snapshot = self.store.load() or snapshot  # memory-mapped from the saved files
+        self._install(snapshot)
+        report.articles = len(snapshot.articles)
+        report.passages = snapshot.passage_count
+        report.seconds = time.perf_counter() - started
+        self.last_report = report
+        log.info("Index ready: %s", report.summary())
+        return report
+
+    def _assemble(
+        self,
+        old: Snapshot | None,
+        articles: list[Article],
+        hashes: list[str],
+        reuse: list[int | None],
+        excluded: frozenset[str],
+    ) -> Snapshot:
+        """A new snapshot: rows of unchanged articles are copied, the rest are split and embedded."""
+        splits = {i: split_article(a, self.embedder, self.settings.passages) for i, a in enumerate(articles) if reuse[i] is None}
+        passage_texts = [p.text for s in splits.values() for p in s.passages]
+        sentence_texts = [articles[i].text[a:b] for i, s in splits.items() for a, b in s.sentences]
+        progress = len(passage_texts) > self.settings.progress_bar_above
+        if passage_texts:
+            log.info("Embedding %d passages and %d sentences of %d articles", len(passage_texts), len(sentence_texts), len(splits))
+        new_passage_vectors = self.embedder.encode(passage_texts, show_progress=progress)
+        new_sentence_vectors = self.embedder.encode(sentence_texts, show_progress=progress)
+
+        if old is not None:
+            passage_bounds = np.searchsorted(old.passages[:, 0], np.arange(len(old.articles) + 1))
+            sentence_bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.articles) + 1))
+        passage_rows, sentence_rows, passage_vectors, sentence_vectors = [], [], [], []
+        n_sentences, new_p, new_s = 0, 0, 0
+        for i, article in enumerate(articles):
+            j = reuse[i]
+            if j is not None:
+                pa, pb = passage_bounds[j], passage_bounds[j + 1]
+                sa, sb = sentence_bounds[j], sentence_bounds[j + 1]
+                rows = np.array(old.passages[pa:pb], dtype=np.int64)
+                rows[:, 0] = i
+                rows[:, 3:5] += n_sentences - sa
+                s_rows = np.array(old.sentences[sa:sb], dtype=np.int64)
+                s_rows[:, 0] = i
+                passage_vectors.append(old.passage_vectors[pa:pb])
+                sentence_vectors.append(old.sentence_vectors[sa:sb])
+            else:
+                split = splits[i]
+                rows = np.array(
+                    [[i, p.start, p.end, n_sentences + f, n_sentences + l] for p, (f, l) in zip(split.passages, split.passage_sentences)],
+                    dtype=np.int64,
+                ).reshape(-1, 5)
+                s_rows = np.array([[i, a, b] for a, b in split.sentences], dtype=np.int64).reshape(-1, 3)
+                passage_vectors.append(new_passage_vectors[new_p : new_p + len(rows)])
+                sentence_vectors.append(new_sentence_vectors[new_s : new_s + len(s_rows)])
+                new_p += len(rows)
+                new_s += len(s_rows)
+            passage_rows.append(rows)
+            sentence_rows.append(s_rows)
+            n_sentences += len(s_rows)
+
+        dim = self.embedder.dimension
+        passages = np.concatenate(passage_rows) if passage_rows else np.zeros((0, 5), dtype=np.int64)
+        sentences = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, 3), dtype=np.int64)
+        texts = [articles[int(a)].text[int(s):int(e)] for a, s, e in passages[:, :3]]
+        return Snapshot(
+            articles=tuple(articles),
+            hashes=tuple(hashes),
+            passages=passages,
+            sentences=sentences,
+            passage_vectors=np.concatenate(passage_vectors) if passage_vectors else np.zeros((0, dim), np.float32),
+            sentence_vectors=np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32),
+            lexical=LexicalIndex.build(texts),
+            model=self.model_id,
+            dimension=dim,
+            passage_settings=self.settings.passages,
+            probe=tuple(float(x) for x in self._probe()),
+            excluded=excluded,
+        )
+
+    def _install(self, snapshot: Snapshot) -> None:
+        # One assignment: a query sees either the old pair or the new one, never a mix.
+        self._state = (snapshot, Retriever(snapshot, self.settings.candidates, self.settings.rrf_k))
+
+    # ---------------------------------------------------------------- asking
+    def ask(self, question: str, history: Iterable[Any] | None = None, top_k: int | None = None) -> Answer:
+        """Answer `question` from the articles, with citations; abstain when they do not answer it.
+
+        `history` is the conversation so far, as (question, answer) pairs or chat messages
+        ({"role": "user", "content": ...}); it resolves follow-ups such as "And what does it import?".
+        """
+        question = self._clean(question)
+        snapshot, retriever = self._ready()
+        query = contextual_query(question, history)
+        vector = self.embedder.encode_query(question)
+        # A follow-up retrieves with the conversation, but its sentences are chosen for the question itself.
+        query_vector = vector if query == question else self.embedder.encode_query(query)
+        k = max(self.settings.answer_passages, self.settings.related, top_k or 0)
+        ranked = retriever.retrieve(query_vector, query, k)
+        answer = compose(snapshot, question, vector, ranked, self.answer_settings)
+        if top_k:
+            answer.related = [hit_for(snapshot, r) for r in ranked[:top_k]]
+        return answer
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k passages that best match `query` (dense and lexical, fused), best first."""
+        query = self._clean(query)
+        snapshot, retriever = self._ready()
+        ranked = retriever.retrieve(self.embedder.encode_query(query), query, k)
+        return [hit_for(snapshot, r) for r in ranked]
+
+    def articles(self) -> list[Article]:
+        snapshot, _ = self._ready()
+        return list(snapshot.articles)
+
+    def article(self, article_id: str) -> Article:
+        snapshot, _ = self._ready()
+        if article_id not in snapshot.article_index:
+            raise KeyError(f"No article with id {article_id!r}")
+        return snapshot.articles[snapshot.article_index[article_id]]
+
+    def passage_counts(self) -> dict[str, int]:
+        snapshot, _ = self._ready()
+        counts = np.bincount(np.asarray(snapshot.passages[:, 0], dtype=np.int64), minlength=len(snapshot.articles))
+        return {a.id: int(n) for a, n in zip(snapshot.articles, counts)}
+
+    def status(self) -> dict[str, Any]:
+        snapshot, _ = self._ready()
+        return {
+            "articles": len(snapshot.articles),
+            "passages": snapshot.passage_count,
+            "sentences": int(snapshot.sentences.shape[0]),
+            "model": self.model_id,
+            "dimension": snapshot.dimension,
+            "corpus": str(self.corpus),
+            "index_dir": str(self.store.folder),
+            "index_bytes": self.store.size_bytes(),
+        }
+
+    def _ready(self) -> tuple[Snapshot, Retriever]:
+        state = self._state
+        if state is None:
+            self.refresh()
+            state = self._state
+        return state
+
+    def _clean(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise QuestionError("The question must be text.")
+        question = " ".join(_CONTROL.sub(" ", question).split())
+        if not question:
+            raise QuestionError("Please type a question.")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"The question is too long ({len(question)} characters); "
+                f"please keep it under {self.settings.max_question_chars}."
+            )
+        return question
+
+
+def contextual_query(question: str, history: Iterable[Any] | None) -> str:
+    """The question, preceded by the previous question when it reads as a follow-up."""
+    previous = [q for q in _user_turns(history) if q.strip()]
+    if not previous:
+        return question
+    is_follow_up = bool(_FOLLOW_UP.search(question)) or len(terms(question)) <= 2
+    return f"{previous[-1]} {question}" if is_follow_up else question
+
+
+def _user_turns(history: Iterable[Any] | None) -> list[str]:
+    turns: list[str] = []
+    for item in history or ():
+        if isinstance(item, dict):
+            if item.get("role") == "user" and isinstance(item.get("content"), str):
+                turns.append(item["content"])
+        elif isinstance(item, (tuple, list)) and item and isinstance(item[0], str):
+            turns.append(item[0])
+        elif isinstance(item, str):
+            turns.append(item)
+    return turns
+
+
+def safe_file_name(name: str) -> str:
+    """A file name with no directory parts or odd characters, safe to create inside the corpus."""
+    base = Path(name.replace("\\", "/")).name
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = re.sub(r"[^\w.-]+", "-", stem).strip(".-_") or "article"
+    return f"{stem[:100]}{suffix}"

@@ -1,0 +1,57 @@
+"""Settings in one place, with defaults that work on the default corpus.
+
+Paths and the model can also come from the environment (QA_CORPUS, QA_INDEX_DIR, QA_MODEL),
+which the command line and the web app both honour.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .embedding import DEFAULT_MODEL
+from .passages import PassageSettings
+
+
+def default_index_dir(corpus: Path) -> Path:
+    """Beside the corpus, hidden: `corpus/` → `.corpus.qa-index/` (git-ignored)."""
+    corpus = Path(corpus).resolve()
+    return corpus.parent / f".{corpus.name}.qa-index"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = Path("corpus")
+    index_dir: Path | None = None  # None: default_index_dir(corpus)
+    model: str = DEFAULT_MODEL
+    passages: PassageSettings = field(default_factory=PassageSettings)
+    batch_size: int = 64
+    # Retrieval: candidates taken from each of dense and BM25 before fusion.
+    candidates: int = 50
+    rrf_k: int = 60
+    # Answering: passages whose sentences compete to answer; sentences in an answer.
+    answer_passages: int = 5
+    max_answer_sentences: int = 3
+    related: int = 3
+    # Below this confidence the answer says the articles do not answer the question.
+    abstain_below: float = 0.5
+    max_question_chars: int = 2000
+    progress_bar_above: int = 300  # passages
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then environment variables, then explicit non-None overrides."""
+        env = {
+            "corpus": os.environ.get("QA_CORPUS"),
+            "index_dir": os.environ.get("QA_INDEX_DIR"),
+            "model": os.environ.get("QA_MODEL"),
+        }
+        values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
+        for key in ("corpus", "index_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return replace(cls(), **values)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return Path(self.index_dir) if self.index_dir else default_index_dir(self.corpus)

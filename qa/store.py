@@ -1,0 +1,248 @@
+"""The index folder: a saved snapshot of articles, passages, sentences, vectors and BM25.
+
+Each save writes a complete new generation folder beside the old one, then switches the
+`CURRENT` pointer with an atomic rename, so a build that is interrupted at any point leaves the
+previous index usable. Vectors are loaded memory-mapped. A manifest records what the vectors
+depend on (format, model, dimension, passage settings, a probe vector) and each article's content
+hash, which is what incremental updates compare against.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .lexical import LexicalIndex
+from .passages import PassageSettings
+from .types import Article
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_CURRENT = "CURRENT"
+
+
+class IndexDamaged(Exception):
+    """The saved index is unreadable or inconsistent; it has to be rebuilt from the corpus."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a query needs, immutable: updates build a new snapshot and swap it in."""
+
+    articles: tuple[Article, ...]
+    hashes: tuple[str, ...]
+    passages: np.ndarray  # int64 rows: article index, start, end, first sentence, last sentence (exclusive)
+    sentences: np.ndarray  # int64 rows: article index, start, end
+    passage_vectors: np.ndarray  # float32, normalised, one row per passage
+    sentence_vectors: np.ndarray  # float32, normalised, one row per sentence
+    lexical: LexicalIndex
+    model: str
+    dimension: int
+    passage_settings: PassageSettings
+    probe: tuple[float, ...]  # the model's vector for PROBE_TEXT, to detect vectors of another model
+    excluded: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def article_index(self) -> dict[str, int]:
+        return {article.id: i for i, article in enumerate(self.articles)}
+
+    @property
+    def passage_count(self) -> int:
+        return int(self.passages.shape[0])
+
+    def passage_text(self, passage_id: int) -> str:
+        article, start, end = self.passages[passage_id][:3]
+        return self.articles[article].text[start:end]
+
+    def sentence_text(self, sentence_id: int) -> str:
+        article, start, end = self.sentences[sentence_id]
+        return self.articles[article].text[start:end]
+
+
+PROBE_TEXT = "qa index probe: the quick brown fox jumps over the lazy dog."
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class IndexStore:
+    """Reads and writes snapshots in one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def current_generation(self) -> Path | None:
+        pointer = self.folder / _CURRENT
+        if not pointer.is_file():
+            return None
+        generation = self.folder / pointer.read_text().strip()
+        return generation if (generation / "manifest.json").is_file() else None
+
+    def size_bytes(self) -> int:
+        generation = self.current_generation()
+        if generation is None:
+            return 0
+        return sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+
+    def load(self) -> Snapshot | None:
+        """The saved snapshot, or None when there is none. Raises IndexDamaged if it is broken."""
+        generation = self.current_generation()
+        if generation is None:
+            if (self.folder / _CURRENT).exists():
+                raise IndexDamaged("the CURRENT pointer names a missing or incomplete generation")
+            return None
+        try:
+            return self._load_generation(generation)
+        except IndexDamaged:
+            raise
+        except Exception as error:  # noqa: BLE001 - any read error means the files are damaged
+            raise IndexDamaged(f"{type(error).__name__}: {error}") from error
+
+    def _load_generation(self, generation: Path) -> Snapshot:
+        manifest = json.loads((generation / "manifest.json").read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexDamaged(f"format version {manifest.get('format_version')} is not {FORMAT_VERSION}")
+        with open(generation / "articles.jsonl", encoding="utf-8") as handle:
+            articles = []
+            for line in handle:
+                data = json.loads(line)
+                data["page_starts"] = tuple(data.get("page_starts") or ())
+                articles.append(Article(**data))
+        passages = np.load(generation / "passages.npy", mmap_mode="r")
+        sentences = np.load(generation / "sentences.npy", mmap_mode="r")
+        passage_vectors = np.load(generation / "passage_vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r")
+        lexical = LexicalIndex.load(generation / "bm25")
+        snapshot = Snapshot(
+            articles=tuple(articles),
+            hashes=tuple(a["hash"] for a in manifest["articles"]),
+            passages=passages,
+            sentences=sentences,
+            passage_vectors=passage_vectors,
+            sentence_vectors=sentence_vectors,
+            lexical=lexical,
+            model=manifest["model"],
+            dimension=int(manifest["dimension"]),
+            passage_settings=PassageSettings(**manifest["passage_settings"]),
+            probe=tuple(manifest["probe"]),
+            excluded=frozenset(manifest.get("excluded", ())),
+        )
+        _check(snapshot, manifest)
+        return snapshot
+
+    def save(self, snapshot: Snapshot) -> Path:
+        """Write a new generation and switch to it atomically; old generations are removed."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = self.folder / f"tmp-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            self._write(staging, snapshot)
+            generation = self.folder / f"gen-{time.time_ns()}"
+            os.rename(staging, generation)
+            pointer_tmp = self.folder / f"{_CURRENT}.{uuid.uuid4().hex}.tmp"
+            pointer_tmp.write_text(generation.name)
+            with open(pointer_tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(pointer_tmp, self.folder / _CURRENT)
+            _fsync_dir(self.folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._remove_stale(keep=generation.name)
+        return generation
+
+    def _write(self, folder: Path, snapshot: Snapshot) -> None:
+        _save_array(folder / "passages.npy", np.asarray(snapshot.passages, dtype=np.int64))
+        _save_array(folder / "sentences.npy", np.asarray(snapshot.sentences, dtype=np.int64))
+        _save_array(folder / "passage_vectors.npy", np.asarray(snapshot.passage_vectors, dtype=np.float32))
+        _save_array(folder / "sentence_vectors.npy", np.asarray(snapshot.sentence_vectors, dtype=np.float32))
+        snapshot.lexical.save(folder / "bm25")
+        with open(folder / "articles.jsonl", "w", encoding="utf-8") as handle:
+            for article in snapshot.articles:
+                data = asdict(article)
+                data["page_starts"] = list(article.page_starts)
+                handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+        counts = np.bincount(np.asarray(snapshot.passages[:, 0], dtype=np.int64), minlength=len(snapshot.articles))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": snapshot.model,
+            "dimension": snapshot.dimension,
+            "passage_settings": asdict(snapshot.passage_settings),
+            "probe": list(snapshot.probe),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "counts": {
+                "articles": len(snapshot.articles),
+                "passages": snapshot.passage_count,
+                "sentences": int(snapshot.sentences.shape[0]),
+            },
+            "articles": [
+                {"id": a.id, "hash": h, "path": a.path, "passages": int(n)}
+                for a, h, n in zip(snapshot.articles, snapshot.hashes, counts)
+            ],
+            "excluded": sorted(snapshot.excluded),
+        }
+        # The manifest is written last: a generation without one is incomplete.
+        with open(folder / "manifest.json", "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _remove_stale(self, keep: str) -> None:
+        for path in self.folder.iterdir():
+            if path.name != keep and (path.name.startswith("gen-") or path.name.startswith("tmp-")):
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+
+
+def _check(snapshot: Snapshot, manifest: dict) -> None:
+    """Raise IndexDamaged unless the arrays agree with each other and with the manifest."""
+    n_articles, dim = len(snapshot.articles), snapshot.dimension
+    passages, sentences = snapshot.passages, snapshot.sentences
+    problems = []
+    if len(snapshot.hashes) != n_articles or [a["id"] for a in manifest["articles"]] != [a.id for a in snapshot.articles]:
+        problems.append("articles do not match the manifest")
+    if passages.ndim != 2 or passages.shape[1] != 5:
+        problems.append("passage table has the wrong shape")
+    if sentences.ndim != 2 or sentences.shape[1] != 3:
+        problems.append("sentence table has the wrong shape")
+    if snapshot.passage_vectors.shape != (passages.shape[0], dim):
+        problems.append(f"passage vectors are {snapshot.passage_vectors.shape}, expected {(passages.shape[0], dim)}")
+    if snapshot.sentence_vectors.shape != (sentences.shape[0], dim):
+        problems.append(f"sentence vectors are {snapshot.sentence_vectors.shape}, expected {(sentences.shape[0], dim)}")
+    if snapshot.lexical.size != passages.shape[0]:
+        problems.append("BM25 index size differs from the passage count")
+    if manifest.get("counts", {}).get("passages") != passages.shape[0]:
+        problems.append("passage count differs from the manifest")
+    if not problems and passages.shape[0]:
+        lengths = np.array([len(a.text) for a in snapshot.articles], dtype=np.int64)
+        article = passages[:, 0]
+        if article.min() < 0 or article.max() >= n_articles:
+            problems.append("a passage points to a missing article")
+        elif (passages[:, 2] > lengths[article]).any() or (passages[:, 1] > passages[:, 2]).any():
+            problems.append("passage offsets fall outside their article")
+        elif passages[:, 4].max() > sentences.shape[0] or (passages[:, 3] >= passages[:, 4]).any():
+            problems.append("passage sentence ranges are invalid")
+    if problems:
+        raise IndexDamaged("; ".join(problems))

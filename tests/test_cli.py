@@ -1,0 +1,70 @@
+"""The command line, run as a user runs it: a real process, real model, real files."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+TRADE = "How large was bilateral trade between Georgia and Russia in the first half of 2025?"
+
+
+def run(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_index_ask_search_articles(corpus: Path, index_dir: Path) -> None:
+    (corpus / "ferry.jsonl").write_text(
+        json.dumps({"title": "Ferry timetable", "text": "The winter ferry to Halden island leaves at 7:15 and 16:40."}) + "\n{broken\n"
+    )
+    built = run("index", str(corpus), "--index-dir", str(index_dir))
+    assert built.returncode == 0, built.stderr
+    assert "2 articles" in built.stdout and "ferry.jsonl:2" in built.stdout
+
+    env = {"QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(index_dir)}
+    asked = run("ask", TRADE, "--json", env_extra=env)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert "$1.3 billion" in answer["text"] and not answer["abstained"]
+    citation = answer["citations"][0]
+    text = (corpus / "georgia-russia-relations.txt").read_text()
+    assert text[citation["start"] : citation["end"]] == citation["quote"]
+    assert citation["quote"].startswith("According to Georgia’s national statistics service")
+
+    refused = run("ask", "What is the capital of France?", "--json", env_extra=env)
+    assert refused.returncode == 0 and json.loads(refused.stdout)["abstained"] is True
+
+    plain = run("ask", "When does the winter ferry leave?", env_extra=env)
+    assert plain.returncode == 0 and "7:15" in plain.stdout and "[1] Ferry timetable" in plain.stdout
+
+    found = run("search", "trade between Georgia and Russia", "-k", "2", "--json", env_extra=env)
+    hits = json.loads(found.stdout)
+    assert len(hits) == 2 and "bilateral trade" in hits[0]["text"]
+
+    listed = run("articles", "--json", env_extra=env)
+    assert {a["title"] for a in json.loads(listed.stdout)} >= {"Ferry timetable"}
+
+
+def test_errors_a_user_can_act_on(corpus: Path, index_dir: Path, tmp_path: Path) -> None:
+    missing = run("ask", "anything", "--corpus", str(tmp_path / "nowhere"), "--index-dir", str(index_dir))
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
+
+    empty = run("ask", "   ", "--corpus", str(corpus), "--index-dir", str(index_dir))
+    assert empty.returncode == 2 and "Please type a question" in empty.stderr
+
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    bad_add = run("add", str(tmp_path / "notes.docx"), "--corpus", str(corpus), "--index-dir", str(index_dir))
+    assert bad_add.returncode == 4 and "unsupported file type" in bad_add.stderr
+
+    usage = run("ask")
+    assert usage.returncode == 2 and "usage" in usage.stderr
