@@ -8,6 +8,7 @@ so instead of quoting something unrelated, and lists the closest passages as rel
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from .store import Snapshot
 from .types import Answer, Citation, Hit
 
 NOT_FOUND = "The articles do not answer this question."
+# A sentence ends like one; headlines, captions and list items usually do not.
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def score_sentences(
         passage_coverage = _coverage(question_terms, snapshot.passage_text(passage.passage_id))
         for sentence_id, cosine in zip(ids, dense):
             lexical = _coverage(question_terms, snapshot.sentence_text(sentence_id))
-            score = float(cosine) + 0.25 * lexical + 0.1 * passage_coverage + 0.05 / (rank + 1)
+            fragment = 0.0 if _TERMINAL.search(snapshot.sentence_text(sentence_id)) else 0.05
+            score = float(cosine) + 0.25 * lexical + 0.1 * passage_coverage + 0.05 / (rank + 1) - fragment
             scored.append(ScoredSentence(sentence_id, passage.passage_id, rank, float(cosine), lexical, score))
     scored.sort(key=lambda s: -s.score)
     return scored
@@ -125,6 +129,11 @@ def _choose(snapshot: Snapshot, scored: list[ScoredSentence], settings: AnswerSe
     return chosen
 
 
+def _adjacent(group: list[ScoredSentence], sentence: ScoredSentence) -> bool:
+    ids = [s.sentence_id for s in group]
+    return group[0].passage_id == sentence.passage_id and min(ids) - 1 <= sentence.sentence_id <= max(ids) + 1
+
+
 def _cite(
     snapshot: Snapshot,
     question: str,
@@ -133,18 +142,20 @@ def _cite(
     confidence: float,
     related: list[Hit],
 ) -> Answer:
-    """Answer text with markers [n]; one citation per passage, numbered by first appearance."""
-    by_passage: dict[int, list[ScoredSentence]] = {}
-    for sentence in chosen:
-        by_passage.setdefault(sentence.passage_id, []).append(sentence)
-    numbers: dict[int, int] = {}
+    """Answer text with markers [n], numbered by first appearance. Sentences of one passage that
+    are next to each other share a citation (its quote spans them); others get their own."""
+    groups: list[list[ScoredSentence]] = []
     parts = []
     for sentence in chosen:
-        number = numbers.setdefault(sentence.passage_id, len(numbers) + 1)
-        parts.append(f"{snapshot.sentence_text(sentence.sentence_id)} [{number}]")
+        group = next((g for g in groups if _adjacent(g, sentence)), None)
+        if group is None:
+            group = []
+            groups.append(group)
+        group.append(sentence)
+        parts.append(f"{snapshot.sentence_text(sentence.sentence_id)} [{groups.index(group) + 1}]")
     citations = []
-    for passage_id, number in numbers.items():
-        group = by_passage[passage_id]
+    for number, group in enumerate(groups, start=1):
+        passage_id = group[0].passage_id
         article_index, p_start, p_end = (int(x) for x in snapshot.passages[passage_id][:3])
         article = snapshot.articles[article_index]
         starts_ends = [tuple(int(x) for x in snapshot.sentences[s.sentence_id][1:3]) for s in group]

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     remove = commands.add_parser("remove", parents=[common], help="drop an article from the index by id")
     remove.add_argument("article_id")
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval, answers and abstention on SQuAD-format data")
+    evaluate.add_argument("file", type=Path, help="e.g. ../shared/data/squad2_dev_half.json")
+    evaluate.add_argument("--limit", type=int, default=None, help="ask at most N questions (spread over the file)")
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
 
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .facade import QA, QuestionError  # heavy imports only after the arguments are valid
 
+    if args.command == "eval":
+        return _evaluate(args)
     try:
         qa = QA.from_folder(corpus, index_dir=args.index_dir, model=args.model)
     except FileNotFoundError as error:
@@ -112,6 +119,19 @@ def _run(qa, args) -> int:
     elif args.command == "remove":
         article = qa.remove(args.article_id)
         print(f"Removed {article.id} ({article.title}); {qa.last_report.summary()}")
+    return EXIT_OK
+
+
+def _evaluate(args) -> int:
+    from .evaluation import evaluate, format_report
+    from .settings import Settings
+
+    if not args.file.is_file():
+        print(f"error: no such file: {args.file}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    settings = Settings.from_env(model=args.model)
+    results = evaluate(args.file, limit=args.limit, settings=settings, progress=not args.json)
+    print(json.dumps(results, indent=2) if args.json else format_report(results))
     return EXIT_OK
 
 

@@ -336,18 +336,32 @@ class QA:
         `history` is the conversation so far, as (question, answer) pairs or chat messages
         ({"role": "user", "content": ...}); it resolves follow-ups such as "And what does it import?".
         """
+        answer, ranking = self.ask_with_ranking(question, history, k=top_k or 0)
+        if top_k:
+            answer.related = ranking[:top_k]
+        return answer
+
+    def ask_with_ranking(
+        self,
+        question: str,
+        history: Iterable[Any] | None = None,
+        k: int = 10,
+        abstain_below: float | None = None,
+    ) -> tuple[Answer, list[Hit]]:
+        """`ask`, plus the ranked passages it drew on (at least k); `abstain_below` overrides the
+        threshold (the evaluation passes 0 to see what would be answered, then applies its own)."""
         question = self._clean(question)
         snapshot, retriever = self._ready()
         query = contextual_query(question, history)
         vector = self.embedder.encode_query(question)
         # A follow-up retrieves with the conversation, but its sentences are chosen for the question itself.
         query_vector = vector if query == question else self.embedder.encode_query(query)
-        k = max(self.settings.answer_passages, self.settings.related, top_k or 0)
-        ranked = retriever.retrieve(query_vector, query, k)
-        answer = compose(snapshot, question, vector, ranked, self.answer_settings)
-        if top_k:
-            answer.related = [hit_for(snapshot, r) for r in ranked[:top_k]]
-        return answer
+        ranked = retriever.retrieve(query_vector, query, max(self.settings.answer_passages, self.settings.related, k))
+        settings = self.answer_settings
+        if abstain_below is not None:
+            settings = replace(settings, abstain_below=abstain_below)
+        answer = compose(snapshot, question, vector, ranked, settings)
+        return answer, [hit_for(snapshot, r) for r in ranked]
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match `query` (dense and lexical, fused), best first."""
