@@ -1,15 +1,19 @@
 """Answering: pick the sentences of the best passages that answer the question, and cite them.
 
-Sentence vectors are computed at index time, so choosing sentences costs dot products. A sentence's
-score combines its similarity to the question, how many of the question's content terms it (or its
-passage) contains, and its passage's rank. When the best sentence is not convincing the answer says
-so instead of quoting something unrelated, and lists the closest passages as related reading.
+Sentence vectors are computed at index time, so choosing sentences costs dot products. Each candidate
+sentence gets features — its similarity to the question, how much of the question's content (weighted
+by rarity) it and its passage contain, the passage's retrieval score and rank, whether it is a real
+sentence, whether it has a number when the question asks for one — and a small logistic model learned
+on SQuAD 2.0 (`scripts/fit_answer_model.py`, weights in `answer_model.json`) ranks them. A second
+logistic model turns the evidence for the best sentence into a calibrated confidence; below the
+threshold the answer says the articles do not answer the question and lists the closest passages.
 """
 from __future__ import annotations
 
-import math
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +23,103 @@ from .store import Snapshot
 from .types import Answer, Citation, Hit
 
 NOT_FOUND = "The articles do not answer this question."
+MODEL_FILE = Path(__file__).with_name("answer_model.json")
+
 # A sentence ends like one; headlines, captions and list items usually do not.
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+_NUMBER_QUESTION = re.compile(
+    r"\b(how (many|much|long|old|far|large|big|tall|high|often)|when|what (year|decade|century|date|percentage|percent|number|amount)|which (year|decade|century))\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+
+SENTENCE_FEATURES = (
+    "cosine",
+    "cosine_minus_best",
+    "sentence_coverage",
+    "sentence_term_share",
+    "sentence_bigram_share",
+    "previous_sentence_coverage",
+    "novel_term_share",
+    "passage_coverage",
+    "passage_score_minus_best",
+    "passage_rank_reciprocal",
+    "first_in_passage",
+    "fragment",
+    "log_words",
+    "number_asked_and_present",
+    "number_asked_and_absent",
+    "name_asked_and_new_name",
+    "question_names_in_sentence",
+)
+CONFIDENCE_FEATURES = (
+    "ranker_logit",
+    "ranker_margin",
+    "cosine",
+    "sentence_coverage",
+    "sentence_bigram_share",
+    "passage_coverage",
+    "passage_bigram_share",
+    "best_passage_coverage",
+    "covered_anywhere",
+    "rarest_missing_term",
+    "question_names_missing",
+    "question_numbers_missing",
+    "negation_mismatch",
+    "number_asked_and_present",
+    "number_asked_and_absent",
+    "name_asked_and_new_name",
+    "novel_term_share",
+    "passage_dense",
+    "passage_sentence",
+    "passage_lexical",
+)
+_NAME_QUESTION = re.compile(r"^\s*(who|whom|whose|where)\b|\b(which|what) (person|people|man|woman|city|country|company|team|group|organi[sz]ation)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATION = re.compile(r"\b(not|never|no|n't|without|none|neither|nor|fail(?:ed|s)?)\b|n't\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Weights of the sentence ranker and the confidence model (logistic, on raw features)."""
+
+    ranker: tuple[float, ...]
+    ranker_bias: float
+    confidence: tuple[float, ...]
+    confidence_bias: float
+    threshold: float = 0.5
+    extra_min_probability: float = 0.5  # a second or third sentence must be at least this likely
+    notes: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> "AnswerModel":
+        data = json.loads(Path(path).read_text())
+        if tuple(data["sentence_features"]) != SENTENCE_FEATURES or tuple(data["confidence_features"]) != CONFIDENCE_FEATURES:
+            raise ValueError(f"{path} was fitted for other features; run scripts/fit_answer_model.py")
+        return cls(
+            ranker=tuple(data["ranker"]),
+            ranker_bias=data["ranker_bias"],
+            confidence=tuple(data["confidence"]),
+            confidence_bias=data["confidence_bias"],
+            threshold=data["threshold"],
+            extra_min_probability=data["extra_min_probability"],
+            notes=data.get("notes", {}),
+        )
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        data = {
+            "sentence_features": list(SENTENCE_FEATURES),
+            "ranker": [round(float(w), 6) for w in self.ranker],
+            "ranker_bias": round(float(self.ranker_bias), 6),
+            "confidence_features": list(CONFIDENCE_FEATURES),
+            "confidence": [round(float(w), 6) for w in self.confidence],
+            "confidence_bias": round(float(self.confidence_bias), 6),
+            "threshold": round(float(self.threshold), 4),
+            "extra_min_probability": self.extra_min_probability,
+            "notes": self.notes,
+        }
+        Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
 @dataclass(frozen=True)
@@ -28,18 +127,21 @@ class AnswerSettings:
     answer_passages: int = 5
     max_sentences: int = 3
     related: int = 3
-    abstain_below: float = 0.5
-    max_words: int = 80
+    abstain_below: float | None = None  # None: the model's threshold
+    max_words: int = 70
 
 
-@dataclass(frozen=True)
-class ScoredSentence:
-    sentence_id: int
-    passage_id: int
-    passage_rank: int
-    dense: float
-    lexical: float
-    score: float
+@dataclass
+class Candidates:
+    """Every sentence of the top passages, with features; and what the question's evidence looks like."""
+
+    sentence_ids: np.ndarray
+    passage_ranks: np.ndarray  # index into the ranked passages
+    features: np.ndarray  # rows: sentences, columns: SENTENCE_FEATURES
+    passage_coverage: np.ndarray  # per ranked passage
+    passage_bigrams: np.ndarray  # per ranked passage
+    passage_details: list[dict]  # per ranked passage: what of the question it lacks
+    covered_anywhere: float
 
 
 def hit_for(snapshot: Snapshot, ranked: RankedPassage) -> Hit:
@@ -55,40 +157,174 @@ def hit_for(snapshot: Snapshot, ranked: RankedPassage) -> Hit:
     )
 
 
-def _coverage(question_terms: set[str], text: str) -> float:
-    if not question_terms:
-        return 0.0
-    return len(question_terms & set(terms(text))) / len(question_terms)
+def _bigrams(items: tuple[str, ...]) -> set[tuple[str, str]]:
+    return set(zip(items, items[1:]))
 
 
-def score_sentences(
-    snapshot: Snapshot, question: str, query_vector: np.ndarray, ranked: list[RankedPassage]
-) -> list[ScoredSentence]:
-    """Every sentence of the given passages, scored, best first (each sentence once)."""
-    question_terms = set(terms(question))
+def _names(text: str) -> set[str]:
+    """Stems of capitalised words that do not start a sentence: names, places, organisations."""
+    found: set[str] = set()
+    for word in _CAPITALISED.findall(text):
+        found.update(terms(word))
+    return found
+
+
+class _Question:
+    """What a question asks for, in the terms the features compare."""
+
+    def __init__(self, question: str, snapshot: Snapshot) -> None:
+        self.terms = tuple(dict.fromkeys(terms(question)))
+        # 1 + idf: rare terms weigh more, but in a small corpus common ones still count.
+        self.idf = snapshot.lexical.idf(self.terms)
+        self.weights = 1.0 + self.idf
+        self.total = float(self.weights.sum()) or 1.0
+        self.bigrams = _bigrams(terms(question))
+        self.names = _names(question)
+        self.numbers = set(_NUMBERS.findall(question))
+        self.negated = bool(_NEGATION.search(question))
+        self.wants_number = bool(_NUMBER_QUESTION.search(question))
+        self.wants_name = bool(_NAME_QUESTION.search(question))
+
+    def coverage(self, found: set[str]) -> tuple[float, float]:
+        """(rarity-weighted, plain) share of the question's terms in `found`."""
+        if not self.terms:
+            return 0.0, 0.0
+        hits = np.array([t in found for t in self.terms], dtype=bool)
+        return float(self.weights[hits].sum()) / self.total, float(hits.mean())
+
+    def bigram_share(self, items: tuple[str, ...]) -> float:
+        return len(self.bigrams & _bigrams(items)) / len(self.bigrams) if self.bigrams else 0.0
+
+    def rarest_missing(self, found: set[str]) -> float:
+        """idf of the rarest question term missing from `found`, relative to the question's rarest."""
+        if not self.terms:
+            return 0.0
+        missing = [w for t, w in zip(self.terms, self.idf) if t not in found]
+        return float(max(missing) / max(self.idf.max(), 1e-6)) if missing else 0.0
+
+
+def candidates(snapshot: Snapshot, question: str, query_vector: np.ndarray, ranked: list[RankedPassage]) -> Candidates:
+    asked = _Question(question, snapshot)
+    sentence_ids, ranks, rows = [], [], []
+    passage_coverage, passage_bigrams, details = [], [], []
+    covered: set[str] = set()
+    best_score = ranked[0].score if ranked else 0.0
     seen: set[int] = set()
-    scored = []
     for rank, passage in enumerate(ranked):
-        first, last = (int(x) for x in snapshot.passages[passage.passage_id][3:5])
-        ids = [s for s in range(first, last) if s not in seen]
-        seen.update(ids)
-        if not ids:
-            continue
-        dense = np.asarray(snapshot.sentence_vectors[first:last] @ query_vector)[[s - first for s in ids]]
-        passage_coverage = _coverage(question_terms, snapshot.passage_text(passage.passage_id))
-        for sentence_id, cosine in zip(ids, dense):
-            lexical = _coverage(question_terms, snapshot.sentence_text(sentence_id))
-            fragment = 0.0 if _TERMINAL.search(snapshot.sentence_text(sentence_id)) else 0.05
-            score = float(cosine) + 0.25 * lexical + 0.1 * passage_coverage + 0.05 / (rank + 1) - fragment
-            scored.append(ScoredSentence(sentence_id, passage.passage_id, rank, float(cosine), lexical, score))
-    scored.sort(key=lambda s: -s.score)
-    return scored
+        article_index, _, _, first, last = (int(x) for x in snapshot.passages[passage.passage_id])
+        passage_text = snapshot.passage_text(passage.passage_id)
+        title = snapshot.articles[article_index].title
+        passage_terms = set(terms(passage_text)) | set(terms(title))
+        covered |= passage_terms
+        p_cov, _ = asked.coverage(passage_terms)
+        passage_coverage.append(p_cov)
+        passage_bigrams.append(asked.bigram_share(terms(title) + terms(passage_text)))
+        negated_here = bool(_NEGATION.search(passage_text))
+        details.append(
+            {
+                "rarest_missing": asked.rarest_missing(passage_terms),
+                "names_missing": len(asked.names - passage_terms) / len(asked.names) if asked.names else 0.0,
+                "numbers_missing": len({n for n in asked.numbers if n not in passage_text}) / len(asked.numbers) if asked.numbers else 0.0,
+                "negation_mismatch": float(asked.negated != negated_here),
+            }
+        )
+        previous_terms: set[str] = set()
+        for sentence_id in range(first, last):
+            text = snapshot.sentence_text(sentence_id)
+            sentence_terms_ordered = terms(text)
+            sentence_terms = set(sentence_terms_ordered)
+            if sentence_id not in seen:
+                seen.add(sentence_id)
+                s_cov, s_share = asked.coverage(sentence_terms)
+                prev_cov, _ = asked.coverage(previous_terms)
+                novel = len(sentence_terms - set(asked.terms)) / len(sentence_terms) if sentence_terms else 0.0
+                has_number = bool(_DIGIT.search(text))
+                new_names = bool(_names(text) - asked.names)
+                sentence_ids.append(sentence_id)
+                ranks.append(rank)
+                rows.append(
+                    [
+                        0.0,  # cosine and cosine_minus_best, filled below in one product
+                        0.0,
+                        s_cov,
+                        s_share,
+                        asked.bigram_share(sentence_terms_ordered),
+                        prev_cov,
+                        novel,
+                        p_cov,
+                        passage.score - best_score,
+                        1.0 / (rank + 1),
+                        float(sentence_id == first),
+                        0.0 if _TERMINAL.search(text) else 1.0,
+                        float(np.log1p(len(text.split()))),
+                        float(asked.wants_number and has_number),
+                        float(asked.wants_number and not has_number),
+                        float(asked.wants_name and new_names),
+                        len(asked.names & sentence_terms) / len(asked.names) if asked.names else 1.0,
+                    ]
+                )
+            previous_terms = sentence_terms
+    features = np.array(rows, dtype=np.float32).reshape(-1, len(SENTENCE_FEATURES))
+    if len(sentence_ids):
+        cosines = np.asarray(snapshot.sentence_vectors[np.array(sentence_ids)]) @ query_vector
+        features[:, 0] = cosines
+        features[:, 1] = cosines - cosines.max()
+    covered_anywhere, _ = asked.coverage(covered)
+    return Candidates(
+        np.array(sentence_ids, dtype=np.int64),
+        np.array(ranks, dtype=np.int64),
+        features,
+        np.array(passage_coverage),
+        np.array(passage_bigrams),
+        details,
+        covered_anywhere,
+    )
 
 
-def confidence_of(best: ScoredSentence) -> float:
-    """How likely the best sentence answers the question (a logistic of its evidence)."""
-    z = 14.0 * (best.dense + 0.35 * best.lexical - 0.42)
-    return 1.0 / (1.0 + math.exp(-z))
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def ranker_logits(model: AnswerModel, found: Candidates) -> np.ndarray:
+    return found.features @ np.asarray(model.ranker, dtype=np.float32) + model.ranker_bias
+
+
+def confidence_features(found: Candidates, logits: np.ndarray, best: int, ranked: list[RankedPassage]) -> np.ndarray:
+    runner_up = np.partition(logits, -2)[-2] if len(logits) > 1 else logits[best] - 5.0
+    rank = int(found.passage_ranks[best])
+    passage = ranked[rank]
+    row = found.features[best]
+    detail = found.passage_details[rank]
+    column = SENTENCE_FEATURES.index
+    return np.array(
+        [
+            logits[best],
+            logits[best] - runner_up,
+            row[column("cosine")],
+            row[column("sentence_coverage")],
+            row[column("sentence_bigram_share")],
+            row[column("passage_coverage")],
+            found.passage_bigrams[rank],
+            float(found.passage_coverage.max()),
+            found.covered_anywhere,
+            detail["rarest_missing"],
+            detail["names_missing"],
+            detail["numbers_missing"],
+            detail["negation_mismatch"],
+            row[column("number_asked_and_present")],
+            row[column("number_asked_and_absent")],
+            row[column("name_asked_and_new_name")],
+            row[column("novel_term_share")],
+            passage.dense,
+            passage.sentence,
+            passage.lexical,
+        ],
+        dtype=np.float32,
+    )
+
+
+def confidence_of(model: AnswerModel, features: np.ndarray) -> float:
+    return float(_sigmoid(features @ np.asarray(model.confidence, dtype=np.float32) + model.confidence_bias))
 
 
 def compose(
@@ -97,54 +333,62 @@ def compose(
     query_vector: np.ndarray,
     ranked: list[RankedPassage],
     settings: AnswerSettings,
+    model: AnswerModel,
 ) -> Answer:
     related = [hit_for(snapshot, r) for r in ranked[: settings.related]]
-    scored = score_sentences(snapshot, question, query_vector, ranked[: settings.answer_passages])
-    if not scored:
+    top = ranked[: settings.answer_passages]
+    found = candidates(snapshot, question, query_vector, top)
+    if not len(found.sentence_ids):
         return Answer(question, NOT_FOUND, True, 0.0, [], related)
-    best = scored[0]
-    confidence = confidence_of(best)
-    if confidence < settings.abstain_below:
+    logits = ranker_logits(model, found)
+    best = int(np.argmax(logits))
+    confidence = confidence_of(model, confidence_features(found, logits, best, top))
+    threshold = model.threshold if settings.abstain_below is None else settings.abstain_below
+    if confidence < threshold:
         return Answer(question, NOT_FOUND, True, confidence, [], related)
-    chosen = _choose(snapshot, scored, settings)
-    return _cite(snapshot, question, chosen, ranked, confidence, related)
+    chosen = _choose(snapshot, found, logits, settings, model)
+    return _cite(snapshot, question, chosen, top, confidence, related)
 
 
-def _choose(snapshot: Snapshot, scored: list[ScoredSentence], settings: AnswerSettings) -> list[ScoredSentence]:
-    """The best sentence, plus close runners-up that add something new, within a word budget."""
-    best = scored[0]
-    chosen = [best]
-    words = len(snapshot.sentence_text(best.sentence_id).split())
-    for candidate in scored[1:]:
-        if len(chosen) >= settings.max_sentences or candidate.score < best.score - 0.08:
+def _choose(
+    snapshot: Snapshot, found: Candidates, logits: np.ndarray, settings: AnswerSettings, model: AnswerModel
+) -> list[tuple[int, int]]:
+    """(sentence id, passage id) of the best sentence, plus likely runners-up that add something new."""
+    order = np.argsort(-logits, kind="stable")
+    probabilities = _sigmoid(logits)
+    chosen = [int(order[0])]
+    words = len(snapshot.sentence_text(int(found.sentence_ids[order[0]])).split())
+    for i in order[1:]:
+        if len(chosen) >= settings.max_sentences or probabilities[i] < model.extra_min_probability:
             break
-        text_words = len(snapshot.sentence_text(candidate.sentence_id).split())
+        sentence_id = int(found.sentence_ids[i])
+        text_words = len(snapshot.sentence_text(sentence_id).split())
         if words + text_words > settings.max_words:
             continue
-        vector = snapshot.sentence_vectors[candidate.sentence_id]
-        if any(float(vector @ snapshot.sentence_vectors[c.sentence_id]) > 0.85 for c in chosen):
+        vector = snapshot.sentence_vectors[sentence_id]
+        if any(float(vector @ snapshot.sentence_vectors[int(found.sentence_ids[c])]) > 0.85 for c in chosen):
             continue
-        chosen.append(candidate)
+        chosen.append(int(i))
         words += text_words
-    return chosen
+    return [(int(found.sentence_ids[i]), int(found.passage_ranks[i])) for i in chosen]
 
 
-def _adjacent(group: list[ScoredSentence], sentence: ScoredSentence) -> bool:
-    ids = [s.sentence_id for s in group]
-    return group[0].passage_id == sentence.passage_id and min(ids) - 1 <= sentence.sentence_id <= max(ids) + 1
+def _adjacent(group: list[tuple[int, int]], sentence: tuple[int, int]) -> bool:
+    ids = [s for s, _ in group]
+    return group[0][1] == sentence[1] and min(ids) - 1 <= sentence[0] <= max(ids) + 1
 
 
 def _cite(
     snapshot: Snapshot,
     question: str,
-    chosen: list[ScoredSentence],
+    chosen: list[tuple[int, int]],
     ranked: list[RankedPassage],
     confidence: float,
     related: list[Hit],
 ) -> Answer:
     """Answer text with markers [n], numbered by first appearance. Sentences of one passage that
     are next to each other share a citation (its quote spans them); others get their own."""
-    groups: list[list[ScoredSentence]] = []
+    groups: list[list[tuple[int, int]]] = []
     parts = []
     for sentence in chosen:
         group = next((g for g in groups if _adjacent(g, sentence)), None)
@@ -152,14 +396,14 @@ def _cite(
             group = []
             groups.append(group)
         group.append(sentence)
-        parts.append(f"{snapshot.sentence_text(sentence.sentence_id)} [{groups.index(group) + 1}]")
+        parts.append(f"{snapshot.sentence_text(sentence[0])} [{groups.index(group) + 1}]")
     citations = []
     for number, group in enumerate(groups, start=1):
-        passage_id = group[0].passage_id
-        article_index, p_start, p_end = (int(x) for x in snapshot.passages[passage_id][:3])
+        passage = ranked[group[0][1]]
+        article_index, p_start, p_end = (int(x) for x in snapshot.passages[passage.passage_id][:3])
         article = snapshot.articles[article_index]
-        starts_ends = [tuple(int(x) for x in snapshot.sentences[s.sentence_id][1:3]) for s in group]
-        q_start, q_end = min(a for a, _ in starts_ends), max(b for _, b in starts_ends)
+        spans = [tuple(int(x) for x in snapshot.sentences[s][1:3]) for s, _ in group]
+        q_start, q_end = min(a for a, _ in spans), max(b for _, b in spans)
         citations.append(
             Citation(
                 number=number,
@@ -171,7 +415,7 @@ def _cite(
                 quote=article.text[q_start:q_end],
                 start=q_start,
                 end=q_end,
-                score=max(s.score for s in group),
+                score=passage.score,
                 passage_start=p_start,
                 page=article.page_at(q_start),
                 url=article.url,

@@ -130,7 +130,7 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
     spans = {
         r["title"]: paragraph_spans(by_title[r["title"]].text, r["text"].count("\n\n") + 1) for r in records
     }
-    threshold = qa.answer_settings.abstain_below
+    threshold = qa.abstain_threshold
     rows = []
     iterator = questions
     if progress:
@@ -256,8 +256,8 @@ def format_report(results: dict[str, Any]) -> str:
         f"| passage Recall@5 | {r['recall@5']:.3f} |",
         f"| passage MRR@10 | {r['mrr@10']:.3f} |",
         f"| top-sentence accuracy (answerable) | {a['top_sentence_accuracy']:.3f} |",
-        f"| answer accuracy (answerable, if answered) | {a['answer_accuracy']:.3f} |",
-        f"| answer accuracy when answered | {a['answer_accuracy_when_answered']:.3f} |",
+        f"| answer accuracy (answerable; the answer as composed, before abstention) | {a['answer_accuracy']:.3f} |",
+        f"| answer accuracy of the answers given (answerable) | {a['answer_accuracy_when_answered']:.3f} |",
         f"| citation precision | {a['citation_precision']:.3f} |",
         f"| abstain rate on unanswerable | {s['abstain_rate_unanswerable']:.3f} |",
         f"| answer rate on answerable | {s['answer_rate_answerable']:.3f} |",

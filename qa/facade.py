@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .answering import AnswerSettings, compose, hit_for
+from .answering import AnswerModel, AnswerSettings, compose, hit_for
 from .embedding import Embedder
 from .lexical import LexicalIndex, terms
 from .passages import split_article
@@ -94,6 +94,7 @@ class QA:
             related=self.settings.related,
             abstain_below=self.settings.abstain_below,
         )
+        self.answer_model = AnswerModel.load(self.settings.answer_model) if self.settings.answer_model else AnswerModel.load()
         self._write_lock = threading.RLock()
         self._state: tuple[Snapshot, Retriever] | None = None
         self.last_report = IndexReport()
@@ -266,7 +267,7 @@ class QA:
     ) -> Snapshot:
         """A new snapshot: rows of unchanged articles are copied, the rest are split and embedded."""
         splits = {i: split_article(a, self.embedder, self.settings.passages) for i, a in enumerate(articles) if reuse[i] is None}
-        passage_texts = [p.text for s in splits.values() for p in s.passages]
+        passage_texts = [self._vector_text(articles[i], p.text) for i, s in splits.items() for p in s.passages]
         sentence_texts = [articles[i].text[a:b] for i, s in splits.items() for a, b in s.sentences]
         progress = len(passage_texts) > self.settings.progress_bar_above
         if passage_texts:
@@ -309,7 +310,7 @@ class QA:
         dim = self.embedder.dimension
         passages = np.concatenate(passage_rows) if passage_rows else np.zeros((0, 5), dtype=np.int64)
         sentences = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, 3), dtype=np.int64)
-        texts = [articles[int(a)].text[int(s):int(e)] for a, s, e in passages[:, :3]]
+        texts = [self._vector_text(articles[int(a)], articles[int(a)].text[int(s):int(e)]) for a, s, e in passages[:, :3]]
         return Snapshot(
             articles=tuple(articles),
             hashes=tuple(hashes),
@@ -325,9 +326,26 @@ class QA:
             excluded=excluded,
         )
 
+    @property
+    def abstain_threshold(self) -> float:
+        """Confidence below which `ask` abstains."""
+        chosen = self.answer_settings.abstain_below
+        return self.answer_model.threshold if chosen is None else chosen
+
+    def _vector_text(self, article: Article, passage: str) -> str:
+        """What is embedded and BM25-indexed for a passage: the article's title gives it context
+        ("Normans" for a paragraph that only says "they"), within the model's window."""
+        if not self.settings.passages.with_title or not article.title:
+            return passage
+        room = self.embedder.max_tokens - self.settings.passages.max_tokens - 1
+        title = article.title
+        if self.embedder.count_tokens([title])[0] > room:
+            title = " ".join(title.split()[: max(room // 2, 0)])
+        return f"{title}\n{passage}" if title else passage
+
     def _install(self, snapshot: Snapshot) -> None:
         # One assignment: a query sees either the old pair or the new one, never a mix.
-        self._state = (snapshot, Retriever(snapshot, self.settings.candidates, self.settings.rrf_k))
+        self._state = (snapshot, Retriever(snapshot, self.settings.candidates))
 
     # ---------------------------------------------------------------- asking
     def ask(self, question: str, history: Iterable[Any] | None = None, top_k: int | None = None) -> Answer:
@@ -360,7 +378,7 @@ class QA:
         settings = self.answer_settings
         if abstain_below is not None:
             settings = replace(settings, abstain_below=abstain_below)
-        answer = compose(snapshot, question, vector, ranked, settings)
+        answer = compose(snapshot, question, vector, ranked, settings, self.answer_model)
         return answer, [hit_for(snapshot, r) for r in ranked]
 
     def search(self, query: str, k: int = 5) -> list[Hit]:

@@ -30,7 +30,7 @@ def _analyse_many(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(
         texts,
         token_pattern=_TOKEN_PATTERN,
-        stopwords="en",
+        stopwords="en_plus",  # NLTK's list: question words ("what", "does", "who") are not content
         stemmer=_STEMMER,
         return_ids=False,
         show_progress=False,
@@ -53,7 +53,7 @@ class LexicalIndex:
     def build(cls, texts: list[str]) -> "LexicalIndex":
         if not texts:
             return cls(None, 0)
-        model = bm25s.BM25(k1=1.2, b=0.75)
+        model = bm25s.BM25(k1=0.9, b=0.75)  # k1 0.9: short passages, fewer repeats of a term
         tokens = _analyse_many(texts)
         # bm25s cannot index a document without any token; give empty ones a placeholder.
         tokens = [t if t else ["\u2205"] for t in tokens]
@@ -73,6 +73,18 @@ class LexicalIndex:
             return cls(None, 0)
         model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
         return cls(model, size)
+
+    def idf(self, query_terms: tuple[str, ...]) -> np.ndarray:
+        """Inverse document frequency of each term over the passages (unknown terms: the highest)."""
+        n = self.size
+        if self._model is None:
+            return np.ones(len(query_terms), dtype=np.float32)
+        indptr = self._model.scores["indptr"]
+        vocab = self._model.vocab_dict
+        df = np.array(
+            [int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in query_terms], dtype=np.float64
+        )
+        return np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for `query` (zeros when it has no known term)."""

@@ -34,6 +34,7 @@ class PassageSettings:
 
     max_tokens: int = 200  # word pieces per passage (all-MiniLM-L6-v2 reads at most 254)
     overlap_sentences: int = 1  # sentences repeated between windows of one long paragraph
+    with_title: bool = True  # embed and BM25-index each passage with its article's title
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Retrieval: dense and lexical candidates, fused into one ranking of passages.
 
-Dense search finds paraphrases; BM25 finds the exact names and numbers. Reciprocal rank fusion
-combines the two rankings without having to put cosine and BM25 scores on one scale.
+Dense search finds paraphrases; BM25 finds the exact names and numbers. Candidates from both are
+re-scored with a weighted sum of three signals: the passage's cosine to the question, the best
+cosine of any one of its sentences (questions usually target one sentence), and BM25 scaled by the
+best BM25 score of the query. The weights were chosen on SQuAD 2.0 dev (see README): this beat
+reciprocal rank fusion by 0.08 Recall@1.
 """
 from __future__ import annotations
 
@@ -12,34 +15,50 @@ import numpy as np
 from .index import VectorIndex, top_k
 from .store import Snapshot
 
+DENSE_WEIGHT, SENTENCE_WEIGHT, LEXICAL_WEIGHT = 0.5, 0.5, 0.3
+
 
 @dataclass(frozen=True)
 class RankedPassage:
     passage_id: int
     score: float  # fused score: higher is better
-    dense: float  # cosine similarity of passage and query
+    dense: float  # cosine of passage and question
+    sentence: float  # best cosine of one of the passage's sentences
+    lexical: float  # BM25 divided by the query's best BM25 (0..1)
 
 
 class Retriever:
     """Hybrid search over one snapshot."""
 
-    def __init__(self, snapshot: Snapshot, candidates: int = 50, rrf_k: int = 60) -> None:
+    def __init__(self, snapshot: Snapshot, candidates: int = 50) -> None:
         self.snapshot = snapshot
         self.dense = VectorIndex(snapshot.passage_vectors)
         self.candidates = candidates
-        self.rrf_k = rrf_k
 
     def retrieve(self, query_vector: np.ndarray, query_text: str, k: int) -> list[RankedPassage]:
         if len(self.dense) == 0 or k <= 0:
             return []
         dense_scores = self.dense.scores(query_vector)
         lexical_scores = self.snapshot.lexical.scores(query_text)
-        fused: dict[int, float] = {}
-        for ranking in (top_k(dense_scores, self.candidates), _positive_top(lexical_scores, self.candidates)):
-            for rank, passage_id in enumerate(ranking):
-                fused[int(passage_id)] = fused.get(int(passage_id), 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return [RankedPassage(pid, score, float(dense_scores[pid])) for pid, score in best]
+        best_lexical = float(lexical_scores.max()) if lexical_scores.size else 0.0
+        ids = np.union1d(top_k(dense_scores, self.candidates), _positive_top(lexical_scores, self.candidates))
+        lexical = lexical_scores[ids] / best_lexical if best_lexical > 0 else np.zeros(len(ids), np.float32)
+        sentence = self._best_sentence_scores(ids, query_vector)
+        fused = DENSE_WEIGHT * dense_scores[ids] + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
+        order = np.lexsort((ids, -fused))[:k]
+        return [
+            RankedPassage(int(ids[i]), float(fused[i]), float(dense_scores[ids[i]]), float(sentence[i]), float(lexical[i]))
+            for i in order
+        ]
+
+    def _best_sentence_scores(self, ids: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        ranges = np.asarray(self.snapshot.passages[ids, 3:5])
+        owners = np.repeat(np.arange(len(ids)), ranges[:, 1] - ranges[:, 0])
+        sentence_ids = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(ids) else np.zeros(0, int)
+        cosines = np.asarray(self.snapshot.sentence_vectors[sentence_ids]) @ query_vector
+        best = np.full(len(ids), -1.0, dtype=np.float32)
+        np.maximum.at(best, owners, cosines)
+        return best
 
 
 def _positive_top(scores: np.ndarray, k: int) -> np.ndarray:

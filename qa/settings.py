@@ -26,15 +26,16 @@ class Settings:
     model: str = DEFAULT_MODEL
     passages: PassageSettings = field(default_factory=PassageSettings)
     batch_size: int = 64
-    # Retrieval: candidates taken from each of dense and BM25 before fusion.
+    # Retrieval: candidates taken from each of dense and BM25 before they are re-scored.
     candidates: int = 50
-    rrf_k: int = 60
     # Answering: passages whose sentences compete to answer; sentences in an answer.
     answer_passages: int = 5
     max_answer_sentences: int = 3
     related: int = 3
-    # Below this confidence the answer says the articles do not answer the question.
-    abstain_below: float = 0.5
+    # Below this confidence the answer says the articles do not answer the question
+    # (None: the threshold fitted with the answer model, stated in the README).
+    abstain_below: float | None = None
+    answer_model: Path | None = None  # None: qa/answer_model.json
     max_question_chars: int = 2000
     progress_bar_above: int = 300  # passages
 

@@ -26,7 +26,7 @@ def test_reload_uses_saved_vectors(qa: QA, corpus: Path, index_dir: Path, embedd
     assert isinstance(snapshot.passage_vectors, np.memmap)
     manifest = json.loads((IndexStore(index_dir).current_generation() / "manifest.json").read_text())
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
-    assert manifest["passage_settings"] == {"max_tokens": 200, "overlap_sentences": 1}
+    assert manifest["passage_settings"] == {"max_tokens": 200, "overlap_sentences": 1, "with_title": True}
     assert len(manifest["articles"][0]["hash"]) == 64
     assert "$1.3 billion" in again.ask(TRADE).text
 
