@@ -4,7 +4,7 @@
     qa = QA.from_folder("corpus")
     answer = qa.ask("Who is the prime minister of Georgia?")
 """
-from .facade import QA, IndexReport, QuestionError
+from .facade import QA, IndexReport, QuestionError, UploadTooLarge
 from .settings import Settings
 from .types import Answer, Article, Citation, Hit, Passage, SkippedFile
 
@@ -19,4 +19,5 @@ __all__ = [
     "QuestionError",
     "Settings",
     "SkippedFile",
+    "UploadTooLarge",
 ]

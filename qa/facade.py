@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -29,6 +30,10 @@ from .store import PROBE_TEXT, IndexDamaged, IndexStore, Snapshot
 from .types import Answer, Article, Hit, SkippedFile
 
 log = logging.getLogger(__name__)
+
+
+class UploadTooLarge(ValueError):
+    """An uploaded file over `Settings.max_upload_bytes`."""
 
 
 class QuestionError(ValueError):
@@ -156,6 +161,22 @@ class QA:
             articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
             excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
             return self._update(old, articles, skipped + duplicates, excluded, started)
+
+    def add_upload(self, filename: str, data: bytes) -> IndexReport:
+        """Index an uploaded file: its name is sanitised, its size and type checked, and it is
+        stored only inside the corpus folder (whatever path the name claims)."""
+        name = safe_file_name(filename or "")
+        if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+            allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+            raise ValueError(f"Cannot add {name}: unsupported file type (supported: {allowed})")
+        if len(data) > self.settings.max_upload_bytes:
+            raise UploadTooLarge(
+                f"Cannot add {name}: {len(data) / 1e6:.1f} MB is over the {self.settings.max_upload_bytes / 1e6:.0f} MB limit"
+            )
+        with tempfile.TemporaryDirectory(prefix="qa-upload-") as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            return self.add(path)
 
     def remove(self, article_id: str) -> Article:
         """Drop an article from the index (its file stays; it is not indexed again)."""

@@ -37,6 +37,7 @@ class Settings:
     abstain_below: float | None = None
     answer_model: Path | None = None  # None: qa/answer_model.json
     max_question_chars: int = 2000
+    max_upload_bytes: int = 20_000_000
     progress_bar_above: int = 300  # passages
 
     @classmethod

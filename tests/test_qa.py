@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import QA, QuestionError
+from qa import QA, QuestionError, UploadTooLarge
 from samples import NEWS_HTML, write_pdf
 
 TRADE = "How large was bilateral trade between Georgia and Russia in the first half of 2025?"
@@ -199,3 +199,17 @@ def test_bad_files_are_skipped_and_duplicates_indexed_once(qa: QA, corpus: Path)
     assert set(reasons) == {"broken.pdf", "copy.txt", "image.png"}  # the indexed copy is kept
     assert "duplicate" in reasons["copy.txt"]
     assert "broken.pdf" in report.summary()
+
+
+def test_uploads_are_sanitised_size_limited_and_kept_inside_the_corpus(qa: QA, corpus: Path) -> None:
+    body = b"Harbour news\n\nThe new harbour crane at Port Elin lifts 80 tonnes and was installed in May.\n"
+    report = qa.add_upload("../../etc/evil name<script>.txt", body)
+    assert report.added
+    stored = sorted(p.name for p in corpus.iterdir())
+    assert stored == ["evil-name-script.txt", "georgia-russia-relations.txt"]
+    assert all(p.resolve().parent == corpus.resolve() for p in corpus.iterdir())
+    assert "80 tonnes" in qa.ask("How much can the Port Elin harbour crane lift?").text
+    with pytest.raises(UploadTooLarge):
+        qa.add_upload("big.txt", b"x" * (qa.settings.max_upload_bytes + 1))
+    with pytest.raises(ValueError, match="unsupported"):
+        qa.add_upload("run.sh", b"echo hi")
