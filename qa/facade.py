@@ -52,6 +52,7 @@ class IndexReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     rebuilt: bool = False
     seconds: float = 0.0
+    not_saved: str | None = None  # why the update lives only in memory, if it does
 
     def summary(self) -> str:
         text = (
@@ -62,6 +63,8 @@ class IndexReport:
         if self.skipped:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped)
             text += f"; {len(self.skipped)} skipped: {reasons}"
+        if self.not_saved:
+            text += f". Warning: {self.not_saved}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +77,7 @@ class IndexReport:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "rebuilt": self.rebuilt,
             "seconds": round(self.seconds, 3),
+            "not_saved": self.not_saved,
         }
 
 
@@ -268,8 +272,13 @@ class QA:
             snapshot = old
         else:
             snapshot = self._assemble(old, articles, hashes, reuse, excluded)
-            self.store.save(snapshot)
-            snapshot = self.store.load() or snapshot  # memory-mapped from the saved files
+            try:
+                self.store.save(snapshot)
+                snapshot = self.store.load() or snapshot  # memory-mapped from the saved files
+            except OSError as error:
+                # Disk full, read-only folder: keep answering from memory, and say so.
+                report.not_saved = f"the index could not be saved in {self.store.folder} ({error.strerror or error}); it is kept in memory only"
+                log.error("Index not saved: %s", report.not_saved)
         self._install(snapshot)
         report.articles = len(snapshot.articles)
         report.passages = snapshot.passage_count

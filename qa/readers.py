@@ -32,6 +32,8 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 TITLE_MAX_CHARS = 120
+# A bigger file is almost always a dump or a mistake: embedding it would take hours on a CPU.
+MAX_FILE_BYTES = 20_000_000
 REASON_MAX_CHARS = 200
 # Text decoded as Windows-1252 is accepted when at most this share of its letters is non-ASCII
 # (French or German stay far below; Cyrillic or Greek misread as Windows-1252 are near 1.0).
@@ -177,6 +179,9 @@ def _read_located(path: Path, root: Path) -> tuple[list[_Located], list[SkippedF
         kind = f"'{extension}'" if extension else "(no extension)"
         return [], [_skip(relpath, f"unsupported file type {kind}")]
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [_skip(relpath, f"too large ({size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB a file)")]
         return reader(path, relpath)
     except Unreadable as error:
         return [], [_skip(relpath, str(error))]

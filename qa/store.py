@@ -8,6 +8,7 @@ hash, which is what incremental updates compare against.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -154,6 +155,15 @@ class IndexStore:
     def save(self, snapshot: Snapshot) -> Path:
         """Write a new generation and switch to it atomically; old generations are removed."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a") as lock:
+            # One writer at a time, across processes (the app and the command line, say).
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._save_locked(snapshot)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _save_locked(self, snapshot: Snapshot) -> Path:
         staging = self.folder / f"tmp-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
