@@ -327,3 +327,22 @@ def test_txt_never_raises_and_normalises(content: str) -> None:
     else:
         assert skipped[0].path == "doc.txt"
         assert "\x00" in content or not expected
+
+
+unicode_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=unicode_text, kind=st.sampled_from([".md", ".html", ".jsonl", ".json", ".txt"]))
+def test_no_reader_throws_on_arbitrary_unicode(tmp_path: Path, text: str, kind: str) -> None:
+    path = tmp_path / f"sample{kind}"
+    if kind == ".jsonl":
+        path.write_text(json.dumps({"title": text[:20], "text": text}) + "\n" + text + "\n", encoding="utf-8")
+    elif kind == ".html":
+        path.write_text(f"<html><head><title>{text[:30]}</title></head><body><article><p>{text}</p></article></body></html>", encoding="utf-8")
+    else:
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    articles, skipped = read_file(path, tmp_path)
+    assert articles or skipped
+    for article in articles:
+        assert article.text.strip() and article.title is not None and "\r" not in article.text
