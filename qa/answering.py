@@ -362,6 +362,8 @@ def _choose(
         if len(chosen) >= settings.max_sentences or probabilities[i] < model.extra_min_probability:
             break
         sentence_id = int(found.sentence_ids[i])
+        if found.features[i, SENTENCE_FEATURES.index("fragment")]:
+            continue  # a heading or caption may lead an answer, but never pads one
         text_words = len(snapshot.sentence_text(sentence_id).split())
         if words + text_words > settings.max_words:
             continue
