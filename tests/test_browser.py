@@ -6,16 +6,11 @@ Set QA_SCREENSHOT_DIR to keep the screenshot of an answer (docs/screenshot.png c
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from running_app import serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -51,54 +46,10 @@ Mira Quell <svg onload="window.__xss=7"> grew up in the northern town of Varnhol
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """`python app.py` on a copy of the default corpus; its url."""
-    import requests
-
-    base = tmp_path_factory.mktemp("browser")
-    corpus = base / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
-    port = free_port()
-    log = base / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("QA_AUTH", None)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus), "--index-dir", str(base / "index")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer at {url}:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    yield from (served.url for served in serve(tmp_path_factory.mktemp("browser")))
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,14 @@ half-built one. Prints p50/p95 latency (QA_LOAD_SECONDS shortens the run)."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, SEED
+from running_app import serve
 
 pytestmark = pytest.mark.slow
 
@@ -35,41 +30,9 @@ NEW_ARTICLES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("load")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    port = free_port()
-    log = open(base / "app.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus), "--index-dir", str(base / "index")],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (base / "app.log").read_text()
-            try:
-                if requests.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the app did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    yield from (served.url.rstrip("/") for served in serve(tmp_path_factory.mktemp("load")))
 
 
 def test_concurrent_clients_while_indexing(server: str) -> None:

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -419,67 +413,3 @@ def test_app_builds_with_the_ask_endpoint(seed_qa) -> None:
     assert "copy" not in chat["props"]["buttons"]  # Gradio's copy would copy HTML; replies have their own
     assert chat["props"]["sanitize_html"] is True
     assert any("__qaUiInstalled" in (d.get("js") or "") for d in config["dependencies"])
-
-
-# ------------------------------------------------------------------ the served app
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app.py exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"app.py did not answer at {url} within {timeout} s:\n{log.read_text()}")
-
-
-@pytest.mark.slow
-def test_served_app_answers_over_the_api(tmp_path: Path) -> None:
-    from gradio_client import Client
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
-    port = free_port()
-    log = tmp_path / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("QA_AUTH", None)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus), "--index-dir", str(tmp_path / "index")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_until_up(url, process, log)
-        client = Client(url, verbose=False)
-
-        found = client.predict(TRADE, api_name="/ask")
-        assert "$1.3 billion" in found["text"], found
-        assert not found["abstained"]
-        assert found["citations"], found
-        first = found["citations"][0]
-        assert first["quote"] and first["quote"] in first["passage"]
-
-        missing = client.predict("What is the capital of France?", api_name="/ask")
-        assert missing["abstained"], missing
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
