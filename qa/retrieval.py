@@ -8,12 +8,15 @@ reciprocal rank fusion by 0.08 Recall@1.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from .index import VectorIndex, top_k
 from .store import Snapshot
+
+log = logging.getLogger(__name__)
 
 DENSE_WEIGHT, SENTENCE_WEIGHT, LEXICAL_WEIGHT = 0.5, 0.5, 0.3
 
@@ -30,24 +33,29 @@ class RankedPassage:
 class Retriever:
     """Hybrid search over one snapshot."""
 
-    def __init__(self, snapshot: Snapshot, candidates: int = 50) -> None:
+    def __init__(self, snapshot: Snapshot, candidates: int = 50, ann_above: int | None = None) -> None:
         self.snapshot = snapshot
-        self.dense = VectorIndex(snapshot.passage_vectors)
+        self.dense = dense_index(snapshot, ann_above)
         self.candidates = candidates
 
     def retrieve(self, query_vector: np.ndarray, query_text: str, k: int) -> list[RankedPassage]:
         if len(self.dense) == 0 or k <= 0:
             return []
-        dense_scores = self.dense.scores(query_vector)
+        if self.dense.kind == "exact":
+            dense_scores = self.dense.scores(query_vector)
+            dense_ids = top_k(dense_scores, self.candidates)
+        else:  # approximate: only candidates are scored (exactly)
+            dense_ids, _ = self.dense.search(query_vector, self.candidates)
         lexical_scores = self.snapshot.lexical.scores(query_text)
         best_lexical = float(lexical_scores.max()) if lexical_scores.size else 0.0
-        ids = np.union1d(top_k(dense_scores, self.candidates), _positive_top(lexical_scores, self.candidates))
+        ids = np.union1d(dense_ids, _positive_top(lexical_scores, self.candidates))
         lexical = lexical_scores[ids] / best_lexical if best_lexical > 0 else np.zeros(len(ids), np.float32)
+        dense = dense_scores[ids] if self.dense.kind == "exact" else self.dense.scores_for(query_vector, ids)
         sentence = self._best_sentence_scores(ids, query_vector)
-        fused = DENSE_WEIGHT * dense_scores[ids] + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
+        fused = DENSE_WEIGHT * dense + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
         order = np.lexsort((ids, -fused))[:k]
         return [
-            RankedPassage(int(ids[i]), float(fused[i]), float(dense_scores[ids[i]]), float(sentence[i]), float(lexical[i]))
+            RankedPassage(int(ids[i]), float(fused[i]), float(dense[i]), float(sentence[i]), float(lexical[i]))
             for i in order
         ]
 
@@ -59,6 +67,23 @@ class Retriever:
         best = np.full(len(ids), -1.0, dtype=np.float32)
         np.maximum.at(best, owners, cosines)
         return best
+
+
+def dense_index(snapshot: Snapshot, ann_above: int | None = None) -> VectorIndex:
+    """The exact index, or the approximate one (`qa.ann`) from `ann_above` passages on: the one saved
+    with the snapshot, else one built now (in memory; the next save persists it)."""
+    n = snapshot.passage_count
+    if ann_above is None or n < max(ann_above, 1):
+        return VectorIndex(snapshot.passage_vectors)
+    if snapshot.ann is not None:
+        return snapshot.ann
+    from .ann import AnnIndex
+
+    try:
+        return AnnIndex.build(snapshot.passage_vectors)
+    except RuntimeError as error:  # faiss-cpu missing: exact search still answers, only slower
+        log.warning("Using exact search over %d passages: %s", n, error)
+        return VectorIndex(snapshot.passage_vectors)
 
 
 def _positive_top(scores: np.ndarray, k: int) -> np.ndarray:

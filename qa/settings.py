@@ -26,6 +26,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     passages: PassageSettings = field(default_factory=PassageSettings)
     batch_size: int = 64
+    # Embedding runtime: "torch" (sentence-transformers), "onnx" (same vectors, ONNX Runtime) or
+    # "onnx-int8" (quantised); the ONNX ones need onnxruntime (and onnx for int8). Env QA_BACKEND.
+    backend: str = "torch"
     # Retrieval: candidates taken from each of dense and BM25 before they are re-scored.
     candidates: int = 50
     # Answering: passages whose sentences compete to answer; sentences in an answer.
@@ -39,6 +42,9 @@ class Settings:
     max_question_chars: int = 2000
     max_upload_bytes: int = 20_000_000
     progress_bar_above: int = 300  # passages
+    # From this many passages on, dense search uses the approximate IVF index (qa/ann.py), saved
+    # with the index; below it, an exact scan is fast enough (about 10 ms at 100k). None: always exact.
+    ann_above: int | None = 200_000
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -47,6 +53,7 @@ class Settings:
             "corpus": os.environ.get("QA_CORPUS"),
             "index_dir": os.environ.get("QA_INDEX_DIR"),
             "model": os.environ.get("QA_MODEL"),
+            "backend": os.environ.get("QA_BACKEND"),
         }
         values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
         for key in ("corpus", "index_dir"):

@@ -11,13 +11,15 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import mmap
 import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +53,8 @@ class Snapshot:
     passage_settings: PassageSettings
     probe: tuple[float, ...]  # the model's vector for PROBE_TEXT, to detect vectors of another model
     excluded: frozenset[str] = field(default_factory=frozenset)
+    # The approximate passage index (qa.ann.AnnIndex) saved with a large snapshot, else None.
+    ann: Any = field(default=None, compare=False, repr=False)
 
     @cached_property
     def article_index(self) -> dict[str, int]:
@@ -88,10 +92,18 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 
 class IndexStore:
-    """Reads and writes snapshots in one folder."""
+    """Reads and writes snapshots in one folder.
 
-    def __init__(self, folder: Path) -> None:
+    From `ann_above` passages on (None: never), a save also builds and writes the approximate
+    passage index (`qa.ann`), and a load opens it with the vectors.
+    """
+
+    def __init__(self, folder: Path, ann_above: int | None = None) -> None:
         self.folder = Path(folder)
+        self.ann_above = ann_above
+
+    def _wants_ann(self, passages: int) -> bool:
+        return self.ann_above is not None and passages >= max(self.ann_above, 1)
 
     def current_generation(self) -> Path | None:
         pointer = self.folder / _CURRENT
@@ -125,11 +137,14 @@ class IndexStore:
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexDamaged(f"format version {manifest.get('format_version')} is not {FORMAT_VERSION}")
         with open(generation / "articles.jsonl", encoding="utf-8") as handle:
-            articles = []
-            for line in handle:
-                data = json.loads(line)
-                data["page_starts"] = tuple(data.get("page_starts") or ())
-                articles.append(Article(**data))
+            records = [json.loads(line) for line in handle]
+        texts = generation / "article_texts.txt"
+        if texts.is_file():  # texts apart from the metadata: decoded straight from a memory map
+            _read_texts(texts, records)
+        articles = []
+        for record in records:
+            record["page_starts"] = tuple(record.get("page_starts") or ())
+            articles.append(Article(**record))
         passages = np.load(generation / "passages.npy", mmap_mode="r")
         sentences = np.load(generation / "sentences.npy", mmap_mode="r")
         passage_vectors = np.load(generation / "passage_vectors.npy", mmap_mode="r")
@@ -150,6 +165,14 @@ class IndexStore:
             excluded=frozenset(manifest.get("excluded", ())),
         )
         _check(snapshot, manifest)
+        ann_file = generation / "passage_vectors.ivf"
+        if ann_file.is_file() and self._wants_ann(snapshot.passage_count):
+            from .ann import AnnIndex
+
+            try:
+                snapshot = replace(snapshot, ann=AnnIndex.load(ann_file, passage_vectors))
+            except Exception as error:  # noqa: BLE001 - the exact vectors still answer; it is rebuilt on the next save
+                log.warning("Ignoring the approximate index %s (%s)", ann_file, error)
         return snapshot
 
     def save(self, snapshot: Snapshot) -> Path:
@@ -188,11 +211,28 @@ class IndexStore:
         _save_array(folder / "passage_vectors.npy", np.asarray(snapshot.passage_vectors, dtype=np.float32))
         _save_array(folder / "sentence_vectors.npy", np.asarray(snapshot.sentence_vectors, dtype=np.float32))
         snapshot.lexical.save(folder / "bm25")
-        with open(folder / "articles.jsonl", "w", encoding="utf-8") as handle:
+        if self._wants_ann(snapshot.passage_count):
+            from .ann import AnnIndex
+
+            ann = snapshot.ann
+            try:
+                if ann is None or len(ann) != snapshot.passage_count:
+                    ann = AnnIndex.build(snapshot.passage_vectors)
+                ann.save(folder / "passage_vectors.ivf")
+            except RuntimeError as error:  # faiss-cpu missing: the index is complete without it
+                log.warning("Saving without the approximate index: %s", error)
+        # Article texts go to one UTF-8 file and their metadata (with each text's length in bytes) to
+        # JSON Lines: loading 600 MB of text (a million passages) takes 0.5 s this way, 2.5 s as JSON strings.
+        with open(folder / "articles.jsonl", "w", encoding="utf-8") as handle, open(folder / "article_texts.txt", "wb") as texts:
             for article in snapshot.articles:
-                data = asdict(article)
+                raw = article.text.encode("utf-8")
+                texts.write(raw)
+                data = {k: v for k, v in asdict(replace(article, text="")).items() if k != "text"}
+                data["text_bytes"] = len(raw)
                 data["page_starts"] = list(article.page_starts)
                 handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+            texts.flush()
+            os.fsync(texts.fileno())
         counts = np.bincount(np.asarray(snapshot.passages[:, 0], dtype=np.int64), minlength=len(snapshot.articles))
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -224,6 +264,25 @@ class IndexStore:
                 shutil.rmtree(path, ignore_errors=True)
             elif path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
+
+
+def _read_texts(path: Path, records: list[dict]) -> None:
+    """Fill each record's "text" from the concatenated UTF-8 texts, given each one's "text_bytes"."""
+    sizes = [int(record.pop("text_bytes")) for record in records]
+    if sum(sizes) != path.stat().st_size:
+        raise IndexDamaged("article texts do not match their recorded lengths")
+    if not sum(sizes):
+        for record in records:
+            record["text"] = ""
+        return
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view, position = memoryview(mapped), 0
+        try:
+            for record, size in zip(records, sizes):
+                record["text"] = str(view[position : position + size], "utf-8")
+                position += size
+        finally:
+            view.release()
 
 
 def _check(snapshot: Snapshot, manifest: dict) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from qa.index import VectorIndex, top_k
 from qa.lexical import LexicalIndex, terms
@@ -40,3 +41,88 @@ def test_bm25_prefers_exact_terms_and_keeps_numbers(tmp_path) -> None:
     assert np.allclose(loaded.scores("exported wine"), lexical.scores("exported wine"))
     assert not loaded.scores("zzzz unknown").any()
     assert not LexicalIndex.build([]).scores("anything").any()
+
+
+def _clustered(n: int, dim: int = 48, centres: int = 40, seed: int = 2) -> np.ndarray:
+    """Near-duplicate groups, like passages derived from a few real ones: hard for graph indexes."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(centres, dim)).astype(np.float32)
+    vectors = base[np.arange(n) % centres] + 0.05 * rng.normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_ann_index_matches_exact_search(tmp_path) -> None:
+    from qa.ann import AnnIndex
+
+    vectors = _clustered(6000)
+    exact = VectorIndex(vectors)
+    ann = AnnIndex.build(vectors)
+    assert ann.kind == "ivf" and len(ann) == 6000 and ann.dimension == 48
+    rng = np.random.default_rng(3)
+    queries = vectors[rng.choice(6000, 50)] + 0.1 * rng.normal(size=(50, 48)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    recall = []
+    for query in queries:
+        want, _ = exact.search(query, 10)
+        got, scores = ann.search(query, 10)
+        assert np.allclose(scores, vectors[got] @ query, atol=1e-5)  # re-scored exactly
+        assert list(scores) == sorted(scores, reverse=True)
+        recall.append(len(set(want) & set(got)) / 10)
+    assert np.mean(recall) >= 0.98
+    ids = np.array([5, 17, 4000])
+    assert np.allclose(ann.scores_for(queries[0], ids), exact.scores(queries[0])[ids], atol=1e-6)
+    ann.save(tmp_path / "a.ivf")
+    loaded = AnnIndex.load(tmp_path / "a.ivf", vectors)
+    assert list(loaded.search(queries[0], 10)[0]) == list(ann.search(queries[0], 10)[0])
+    assert len(ann.search(queries[0], 0)[0]) == 0
+    with pytest.raises(ValueError):
+        AnnIndex(vectors[:10], ann.index)
+
+
+def test_large_index_saves_and_uses_the_approximate_index(corpus, index_dir, embedder) -> None:
+    from dataclasses import replace as dc_replace
+
+    from qa import QA
+    from qa.settings import Settings
+    from qa.store import IndexStore
+
+    exact_qa = QA.from_folder(corpus, index_dir=index_dir.parent / "exact", settings=Settings(ann_above=None), embedder=embedder)
+    ann_qa = QA.from_folder(corpus, index_dir=index_dir, settings=dc_replace(Settings(), ann_above=1), embedder=embedder)
+    generation = IndexStore(index_dir).current_generation()
+    assert (generation / "passage_vectors.ivf").is_file()
+    assert ann_qa._ready()[1].dense.kind == "ivf"
+    assert exact_qa._ready()[1].dense.kind == "exact"
+    query = "trade between Georgia and Russia"
+    assert [h.passage_id for h in ann_qa.search(query, 5)] == [h.passage_id for h in exact_qa.search(query, 5)]
+    # Below the size the saved approximate index is ignored; reopened above it, it is loaded.
+    assert IndexStore(index_dir, ann_above=10**9).load().ann is None
+    assert IndexStore(index_dir, ann_above=1).load().ann is not None
+
+
+def test_article_texts_round_trip_and_damage(corpus, index_dir, embedder) -> None:
+    from qa import QA
+    from qa.store import IndexDamaged, IndexStore
+
+    (corpus / "cafe.txt").write_text("Café in Zürich\n\nThe café – naïve, 日本語 — served 7% more coffee in 2025.\n", encoding="utf-8")
+    (corpus / "plain.txt").write_text("Plain\n\nOnly ASCII here.\n", encoding="utf-8")
+    qa = QA.from_folder(corpus, index_dir=index_dir, embedder=embedder)
+    loaded = IndexStore(index_dir).load()
+    assert [a.text for a in loaded.articles] == [a.text for a in qa.articles()]
+    assert any("日本語" in a.text for a in loaded.articles)
+    texts = IndexStore(index_dir).current_generation() / "article_texts.txt"
+    texts.write_bytes(texts.read_bytes()[:-5])
+    with pytest.raises(IndexDamaged):
+        IndexStore(index_dir).load()
+
+
+def test_onnx_backend_gives_the_same_vectors(embedder, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from qa.embedding import Embedder
+
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
+    onnx = Embedder(backend="onnx")
+    texts = ["Who ruled Normandy?", "The Normans gave their name to Normandy, a region in France. " * 8, ""]
+    assert np.allclose(onnx.encode(texts), embedder.encode(texts), atol=2e-4)
+    assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+    with pytest.raises(ValueError):
+        Embedder(backend="tensorflow")
