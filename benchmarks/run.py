@@ -967,9 +967,19 @@ def main(argv: list[str] | None = None) -> int:
     records, questions = squad(quick)
     sample = question_sample(questions, 200)
     repeats = 2 if quick else 3
+
+    def save() -> None:
+        """Written after every section, so a run stopped part-way still leaves what it measured."""
+        results["meta"]["load_average_end"] = load_average()
+        results["meta"]["seconds"] = time.perf_counter() - begun
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+        args.out.with_suffix(".md").write_text(report(results))
+
     if "indexing" in only:
         log("indexing")
         results["indexing"] = bench_indexing(embedder, records, tile=1, repeats=repeats)
+        save()
     if "sizes" in only:
         with tempfile.TemporaryDirectory(prefix="qa-bench-real-") as work:
             corpus = Path(work) / "corpus"
@@ -979,9 +989,11 @@ def main(argv: list[str] | None = None) -> int:
             sized = bench_sizes(embedder, base_qa, sample, sizes, rounds=1 if quick else 3, load_repeats=1 if quick else 3,
                                 profile_count=50 if quick else 100, include_real=not quick)
             results.update(sized)
+        save()
     if "cold" in only:
         log("cold start")
         results["cold_start"] = bench_cold_start(repeats=1 if quick else 3, with_app=True, import_profile_too=not quick)
+        save()
     if "backends" in only:
         if quick:
             results["embedding_backends"] = {"skipped": "full run only (re-embeds the shared data once per backend)"}
@@ -989,13 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
             log("embedding backends")
             all_records, all_questions = squad(False)
             results["embedding_backends"] = bench_backends(all_records, all_questions, rounds=3)
-    results["meta"]["load_average_end"] = load_average()
-    results["meta"]["seconds"] = time.perf_counter() - begun
-    text = report(results)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    args.out.with_suffix(".md").write_text(text)
+    save()
+    print(report(results))
     log(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0
 
