@@ -295,7 +295,12 @@ class QA:
         reuse: list[int | None],
         excluded: frozenset[str],
     ) -> Snapshot:
-        """A new snapshot: rows of unchanged articles are copied, the rest are split and embedded."""
+        """A new snapshot: rows of unchanged articles are copied, the rest are split and embedded.
+
+        The old approximate index is updated rather than trained again when it still fits
+        (`AnnIndex.updated`): training takes about a minute at a million passages, while one
+        article more or less changes only a few of them. Otherwise `ann` stays None and the store
+        trains a new one when it saves."""
         splits = {i: split_article(a, self.embedder, self.settings.passages) for i, a in enumerate(articles) if reuse[i] is None}
         passage_texts = [self._vector_text(articles[i], p.text) for i, s in splits.items() for p in s.passages]
         sentence_texts = [articles[i].text[a:b] for i, s in splits.items() for a, b in s.sentences]
@@ -309,6 +314,7 @@ class QA:
             passage_bounds = np.searchsorted(old.passages[:, 0], np.arange(len(old.articles) + 1))
             sentence_bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.articles) + 1))
         passage_rows, sentence_rows, passage_vectors, sentence_vectors = [], [], [], []
+        origins: list[np.ndarray] = []  # per passage row, its row in the old snapshot (-1: new)
         n_sentences, new_p, new_s = 0, 0, 0
         for i, article in enumerate(articles):
             j = reuse[i]
@@ -322,6 +328,7 @@ class QA:
                 s_rows[:, 0] = i
                 passage_vectors.append(old.passage_vectors[pa:pb])
                 sentence_vectors.append(old.sentence_vectors[sa:sb])
+                origins.append(np.arange(pa, pb, dtype=np.int64))
             else:
                 split = splits[i]
                 rows = np.array(
@@ -331,6 +338,7 @@ class QA:
                 s_rows = np.array([[i, a, b] for a, b in split.sentences], dtype=np.int64).reshape(-1, 3)
                 passage_vectors.append(new_passage_vectors[new_p : new_p + len(rows)])
                 sentence_vectors.append(new_sentence_vectors[new_s : new_s + len(s_rows)])
+                origins.append(np.full(len(rows), -1, dtype=np.int64))
                 new_p += len(rows)
                 new_s += len(s_rows)
             passage_rows.append(rows)
@@ -341,12 +349,24 @@ class QA:
         passages = np.concatenate(passage_rows) if passage_rows else np.zeros((0, 5), dtype=np.int64)
         sentences = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, 3), dtype=np.int64)
         texts = [self._vector_text(articles[int(a)], articles[int(a)].text[int(s):int(e)]) for a, s, e in passages[:, :3]]
+        all_passage_vectors = np.concatenate(passage_vectors) if passage_vectors else np.zeros((0, dim), np.float32)
+        ann, ann_above = None, self.settings.ann_above
+        if old is not None and old.ann is not None and ann_above is not None and len(passages) >= max(ann_above, 1):
+            origin = np.concatenate(origins) if origins else np.zeros(0, dtype=np.int64)
+            reason = old.ann.rebuild_reason(origin)
+            if reason is None:
+                try:
+                    ann = old.ann.updated(all_passage_vectors, origin)
+                except (RuntimeError, ValueError) as error:  # the store trains a new one instead
+                    log.warning("Could not update the approximate index (%s); it will be rebuilt", error)
+            else:
+                log.info("The approximate index will be rebuilt: %s", reason)
         return Snapshot(
             articles=tuple(articles),
             hashes=tuple(hashes),
             passages=passages,
             sentences=sentences,
-            passage_vectors=np.concatenate(passage_vectors) if passage_vectors else np.zeros((0, dim), np.float32),
+            passage_vectors=all_passage_vectors,
             sentence_vectors=np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32),
             lexical=LexicalIndex.build(texts),
             model=self.model_id,
@@ -354,6 +374,7 @@ class QA:
             passage_settings=self.settings.passages,
             probe=tuple(float(x) for x in self._probe()),
             excluded=excluded,
+            ann=ann,
         )
 
     @property
