@@ -178,6 +178,7 @@ class _Question:
         self.idf = snapshot.lexical.idf(self.terms)
         self.weights = 1.0 + self.idf
         self.total = float(self.weights.sum()) or 1.0
+        self._weight_of = dict(zip(self.terms, self.weights.tolist()))  # plain floats: called per sentence
         self.bigrams = _bigrams(terms(question))
         self.names = _names(question)
         self.numbers = set(_NUMBERS.findall(question))
@@ -189,8 +190,8 @@ class _Question:
         """(rarity-weighted, plain) share of the question's terms in `found`."""
         if not self.terms:
             return 0.0, 0.0
-        hits = np.array([t in found for t in self.terms], dtype=bool)
-        return float(self.weights[hits].sum()) / self.total, float(hits.mean())
+        hits = [t for t in self.terms if t in found]
+        return sum(self._weight_of[t] for t in hits) / self.total, len(hits) / len(self.terms)
 
     def bigram_share(self, items: tuple[str, ...]) -> float:
         return len(self.bigrams & _bigrams(items)) / len(self.bigrams) if self.bigrams else 0.0
@@ -229,8 +230,10 @@ def candidates(snapshot: Snapshot, question: str, query_vector: np.ndarray, rank
             }
         )
         previous_terms: set[str] = set()
-        for sentence_id in range(first, last):
-            text = snapshot.sentence_text(sentence_id)
+        article_text = snapshot.articles[article_index].text
+        spans = np.asarray(snapshot.sentences[first:last, 1:3]).tolist()  # one read of the memory map
+        for sentence_id, (start, end) in zip(range(first, last), spans):
+            text = article_text[start:end]
             sentence_terms_ordered = terms(text)
             sentence_terms = set(sentence_terms_ordered)
             if sentence_id not in seen:
