@@ -216,6 +216,10 @@ class OnnxModel:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
+        # Idle worker threads sleep instead of spinning: spinning after each question took the cores
+        # from the numpy search and BM25 that follow it (and from other requests).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.max_batch_tokens = MAX_BATCH_TOKENS
