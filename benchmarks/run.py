@@ -252,7 +252,8 @@ def lexical_for(base_tokens: list[list[str]], origin: np.ndarray):
 def synthetic_snapshot(base, base_tokens, n: int, sigma: float = SIGMA, seed: int = 0):
     """n passages: copy c of real passage p is passage c·P + p, in copy c of its article (same text),
     with the real vectors plus N(0, σ²) per dimension, renormalised (copy 0: the real vectors)."""
-    from qa.store import Snapshot
+    from qa.settings import Settings
+    from qa.store import SENTENCE_VECTOR_TYPES, Snapshot
 
     rng = np.random.default_rng(seed)
     P, S, A = base.passage_count, int(base.sentences.shape[0]), len(base.articles)
@@ -266,7 +267,7 @@ def synthetic_snapshot(base, base_tokens, n: int, sigma: float = SIGMA, seed: in
     sentences = np.empty((n_sentences, 3), dtype=np.int64)
     dim = base.dimension
     passage_vectors = np.empty((n, dim), dtype=np.float32)
-    sentence_vectors = np.empty((n_sentences, dim), dtype=np.float32)
+    sentence_vectors = np.empty((n_sentences, dim), dtype=SENTENCE_VECTOR_TYPES[Settings().sentence_vectors])  # as qa stores them
     articles = []
     for c in range(copies):
         np_, ns = (P, S) if c < copies - 1 else (last_passages, last_sentences)
@@ -521,7 +522,7 @@ def bench_sizes(embedder, plain, base_qa, questions, sizes: list[int], rounds: i
             t = time.perf_counter()
             store.save(snapshot)
             save_s = time.perf_counter() - t
-            raw_vector_bytes = int(snapshot.passage_vectors.nbytes + snapshot.sentence_vectors.nbytes)
+            raw_vector_bytes = int((snapshot.passage_vectors.shape[0] + snapshot.sentence_vectors.shape[0]) * snapshot.dimension * 4)
             passage_vector_bytes = int(snapshot.passage_vectors.nbytes)
             n_sentences = int(snapshot.sentences.shape[0])
             del snapshot
@@ -721,6 +722,27 @@ def recall_at_5(qa, records, questions) -> float:
     return float(np.mean(found))
 
 
+def bench_vector_types(base_qa, records, questions) -> dict[str, Any]:
+    """Passage Recall@5 on the shared data with sentence vectors kept as float32 and as float16 (the
+    same vectors, converted: no re-embedding), and the bytes each takes."""
+    import qa.facade  # noqa: F401 - QA._install
+    from qa.store import SENTENCE_VECTOR_TYPES
+
+    base, _ = base_qa._ready()
+    rows = []
+    try:
+        for name, dtype in SENTENCE_VECTOR_TYPES.items():
+            sentence_vectors = np.asarray(base.sentence_vectors, dtype=dtype)
+            base_qa._install(replace(base, sentence_vectors=sentence_vectors))
+            vector_bytes = base.passage_vectors.nbytes + sentence_vectors.nbytes
+            rows.append({"sentence vectors": name, "Recall@5": recall_at_5(base_qa, records, questions),
+                         "vector MB": vector_bytes / 1e6,
+                         "× float32": vector_bytes / ((base.passage_count + len(sentence_vectors)) * base.dimension * 4)})
+    finally:
+        base_qa._install(base)
+    return {"rows": rows, "passages": base.passage_count, "sentences": int(base.sentences.shape[0])}
+
+
 def bench_backends(records, questions, rounds: int) -> dict[str, Any]:
     """sentence-transformers on torch vs the same model on ONNX Runtime (fp32, int8): speed on this
     CPU (interleaved rounds) and passage Recall@5 on the shared data with each."""
@@ -911,6 +933,10 @@ def report(results: dict[str, Any]) -> str:
                   r["rss_vs_raw_vectors"], r["rss_per_passage_after_queries"], r.get("dense", r.get("error", "?"))] for r in mem],
             ),
         ]
+    types = results.get("vector_types")
+    if types:
+        parts += ["", f"## Vector types (shared data: {types['passages']} passages, {types['sentences']} sentences; passage vectors are float32)", ""]
+        parts.append(table(list(types["rows"][0].keys()), [list(r.values()) for r in types["rows"]]))
     prof = results.get("ask_profile_ms")
     if prof:
         labels = list(dict.fromkeys(label for p in prof.values() for label in p))
@@ -997,6 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
             sized = bench_sizes(embedder, plain, base_qa, sample, sizes, rounds=1 if quick else 3, load_repeats=1 if quick else 3,
                                 profile_count=50 if quick else 100, include_real=not quick)
             results.update(sized)
+            log("vector types")
+            results["vector_types"] = bench_vector_types(base_qa, records, questions)
         save()
     if "cold" in only:
         log("cold start")

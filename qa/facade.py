@@ -26,7 +26,7 @@ from .passages import split_article
 from .readers import SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
 from .retrieval import Retriever
 from .settings import Settings
-from .store import PROBE_TEXT, IndexDamaged, IndexStore, Snapshot
+from .store import PROBE_TEXT, SENTENCE_VECTOR_TYPES, IndexDamaged, IndexStore, Snapshot
 from .types import Answer, Article, Hit, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -346,6 +346,7 @@ class QA:
             n_sentences += len(s_rows)
 
         dim = self.embedder.dimension
+        sentence_type = SENTENCE_VECTOR_TYPES[self.settings.sentence_vectors]
         passages = np.concatenate(passage_rows) if passage_rows else np.zeros((0, 5), dtype=np.int64)
         sentences = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, 3), dtype=np.int64)
         texts = [self._vector_text(articles[int(a)], articles[int(a)].text[int(s):int(e)]) for a, s, e in passages[:, :3]]
@@ -367,7 +368,7 @@ class QA:
             passages=passages,
             sentences=sentences,
             passage_vectors=all_passage_vectors,
-            sentence_vectors=np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, dim), np.float32),
+            sentence_vectors=np.concatenate(sentence_vectors, dtype=sentence_type) if sentence_vectors else np.zeros((0, dim), sentence_type),
             lexical=LexicalIndex.build(texts),
             model=self.model_id,
             dimension=dim,

@@ -30,6 +30,10 @@ from .types import Article
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
+# How sentence vectors may be stored. They are 4-5 per passage (80% of the vector bytes), but are
+# only read for the ~100 candidate passages of a question, so half-precision costs no search speed;
+# passage vectors, scanned whole by exact search, stay float32.
+SENTENCE_VECTOR_TYPES = {"float16": np.dtype(np.float16), "float32": np.dtype(np.float32)}
 _CURRENT = "CURRENT"
 
 
@@ -46,7 +50,7 @@ class Snapshot:
     passages: np.ndarray  # int64 rows: article index, start, end, first sentence, last sentence (exclusive)
     sentences: np.ndarray  # int64 rows: article index, start, end
     passage_vectors: np.ndarray  # float32, normalised, one row per passage
-    sentence_vectors: np.ndarray  # float32, normalised, one row per sentence
+    sentence_vectors: np.ndarray  # float16 (default) or float32, normalised, one row per sentence
     lexical: LexicalIndex
     model: str
     dimension: int
@@ -209,7 +213,10 @@ class IndexStore:
         _save_array(folder / "passages.npy", np.asarray(snapshot.passages, dtype=np.int64))
         _save_array(folder / "sentences.npy", np.asarray(snapshot.sentences, dtype=np.int64))
         _save_array(folder / "passage_vectors.npy", np.asarray(snapshot.passage_vectors, dtype=np.float32))
-        _save_array(folder / "sentence_vectors.npy", np.asarray(snapshot.sentence_vectors, dtype=np.float32))
+        sentence_vectors = np.asarray(snapshot.sentence_vectors)
+        if sentence_vectors.dtype not in SENTENCE_VECTOR_TYPES.values():
+            sentence_vectors = sentence_vectors.astype(np.float32)
+        _save_array(folder / "sentence_vectors.npy", sentence_vectors)
         snapshot.lexical.save(folder / "bm25")
         if self._wants_ann(snapshot.passage_count):
             from .ann import AnnIndex
@@ -300,6 +307,8 @@ def _check(snapshot: Snapshot, manifest: dict) -> None:
         problems.append(f"passage vectors are {snapshot.passage_vectors.shape}, expected {(passages.shape[0], dim)}")
     if snapshot.sentence_vectors.shape != (sentences.shape[0], dim):
         problems.append(f"sentence vectors are {snapshot.sentence_vectors.shape}, expected {(sentences.shape[0], dim)}")
+    if snapshot.passage_vectors.dtype != np.float32 or snapshot.sentence_vectors.dtype not in SENTENCE_VECTOR_TYPES.values():
+        problems.append(f"vector types {snapshot.passage_vectors.dtype}/{snapshot.sentence_vectors.dtype} are not float32/float16 or float32")
     if snapshot.lexical.size != passages.shape[0]:
         problems.append("BM25 index size differs from the passage count")
     if manifest.get("counts", {}).get("passages") != passages.shape[0]:

@@ -26,17 +26,19 @@ def test_quick_benchmark_writes_its_results(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {"meta", "indexing", "latency", "ann", "memory", "ask_profile_ms", "cold_start", "embedding_backends"} <= set(results)
+    assert {"meta", "indexing", "latency", "ann", "memory", "ask_profile_ms", "cold_start", "embedding_backends", "vector_types"} <= set(results)
     assert results["meta"]["quick"] is True
     indexing = results["indexing"]
     for key in ("qa_passages_per_s", "plain_encode_passages_per_s", "qa_model_s", "qa_rest_s", "rest_share", "stages_s"):
         assert key in indexing
     assert [row["passages"] for row in results["latency"]] == [1000, 10000]
     for row in results["latency"]:
-        for key in ("embed_p50_ms", "ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms", "semantic_search_p50_ms", "dense_search_p50_ms"):
+        for key in ("embed_p50_ms", "st_embed_p50_ms", "ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms", "semantic_search_p50_ms", "dense_search_p50_ms"):
             assert row[key] > 0
         assert row["questions"] >= 200
     assert results["ann"] and 0.0 <= results["ann"][0]["recall_at_10"] <= 1.0
+    assert [row["sentence vectors"] for row in results["vector_types"]["rows"]] == ["float16", "float32"]
+    assert all(0.0 < row["Recall@5"] <= 1.0 for row in results["vector_types"]["rows"])
     assert [row["passages"] for row in results["memory"]] == [1000, 10000]
     assert all("load_s" in row and "rss_after_queries_bytes" in row for row in results["memory"])
     assert any("python -m qa ask" in row["what"] for row in results["cold_start"]["rows"])

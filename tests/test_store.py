@@ -115,3 +115,24 @@ def test_damaged_index_is_rebuilt(qa: QA, corpus: Path, index_dir: Path, embedde
     assert reopened.last_report.rebuilt
     assert "damaged" in caplog.text or "different model" in caplog.text
     assert "$1.3 billion" in reopened.ask(TRADE).text
+
+
+def test_sentence_vectors_are_stored_half_precision_by_default(qa: QA, corpus: Path, index_dir: Path, embedder) -> None:
+    generation = IndexStore(index_dir).current_generation()
+    assert np.load(generation / "sentence_vectors.npy", mmap_mode="r").dtype == np.float16
+    assert np.load(generation / "passage_vectors.npy", mmap_mode="r").dtype == np.float32
+    snapshot = qa._state[0]
+    texts = [snapshot.sentence_text(i) for i in range(3)]
+    assert np.allclose(np.asarray(snapshot.sentence_vectors[:3], dtype=np.float32), embedder.encode(texts), atol=2e-3)
+
+    # Full precision on request: an index saved in half precision is converted on its next update
+    # (copied rows included), without re-embedding or rebuilding it.
+    full = QA.from_folder(corpus, index_dir=index_dir, embedder=embedder, settings=Settings(sentence_vectors="float32"))
+    assert not full.last_report.rebuilt
+    (corpus / "bridge.txt").write_text(BRIDGE)
+    report = full.refresh()
+    assert report.added and not report.rebuilt
+    assert np.load(IndexStore(index_dir).current_generation() / "sentence_vectors.npy", mmap_mode="r").dtype == np.float32
+    assert "42 million" in full.ask("How much will the Alder River bridge cost?").text
+    with pytest.raises(ValueError, match="sentence_vectors"):
+        Settings(sentence_vectors="int4")
