@@ -47,8 +47,9 @@ class Settings:
     # measured cost in accuracy (README, benchmarks/README.md); "float32" keeps full precision.
     sentence_vectors: str = "float16"
     # From this many passages on, dense search uses the approximate IVF index (qa/ann.py), saved
-    # with the index; below it, an exact scan is fast enough (about 10 ms at 100k). None: always exact.
-    ann_above: int | None = 200_000
+    # with the index and updated incrementally; below it an exact scan takes under 5 ms (it takes
+    # 10 ms at 100k, where IVF takes 0.7 ms with Recall@10 1.000: benchmarks/README.md). None: always exact.
+    ann_above: int | None = 50_000
 
     def __post_init__(self) -> None:
         if self.sentence_vectors not in ("float16", "float32"):
