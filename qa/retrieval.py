@@ -60,13 +60,20 @@ class Retriever:
         ]
 
     def _best_sentence_scores(self, ids: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        """Per passage, the best cosine of one of its sentences (a passage's sentences are one
+        contiguous block of rows, so one gather and one segmented max do it)."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.float32)
         ranges = np.asarray(self.snapshot.passages[ids, 3:5])
-        owners = np.repeat(np.arange(len(ids)), ranges[:, 1] - ranges[:, 0])
-        sentence_ids = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(ids) else np.zeros(0, int)
-        cosines = np.asarray(self.snapshot.sentence_vectors[sentence_ids]) @ query_vector
-        best = np.full(len(ids), -1.0, dtype=np.float32)
-        np.maximum.at(best, owners, cosines)
-        return best
+        counts = np.maximum(ranges[:, 1] - ranges[:, 0], 0)
+        starts = np.cumsum(counts) - counts  # where each passage's sentences begin in the gather
+        sentence_ids = np.repeat(ranges[:, 0] - starts, counts) + np.arange(int(counts.sum()))
+        vectors = np.asarray(self.snapshot.sentence_vectors[sentence_ids], dtype=np.float32)
+        cosines = vectors @ query_vector.astype(np.float32, copy=False)
+        if cosines.size == 0:
+            return np.full(len(ids), -1.0, dtype=np.float32)
+        best = np.maximum.reduceat(cosines, np.minimum(starts, cosines.size - 1))
+        return np.where(counts > 0, best, np.float32(-1.0)).astype(np.float32, copy=False)
 
 
 def dense_index(snapshot: Snapshot, ann_above: int | None = None) -> VectorIndex:
