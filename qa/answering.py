@@ -145,7 +145,7 @@ class Candidates:
 
 
 def hit_for(snapshot: Snapshot, ranked: RankedPassage) -> Hit:
-    article_index, start, end = (int(x) for x in snapshot.passages[ranked.passage_id][:3])
+    article_index, start, end = snapshot.passage_row(ranked.passage_id)[:3]
     article = snapshot.articles[article_index]
     return Hit(
         passage_id=ranked.passage_id,
@@ -212,7 +212,7 @@ def candidates(snapshot: Snapshot, question: str, query_vector: np.ndarray, rank
     best_score = ranked[0].score if ranked else 0.0
     seen: set[int] = set()
     for rank, passage in enumerate(ranked):
-        article_index, _, _, first, last = (int(x) for x in snapshot.passages[passage.passage_id])
+        article_index, _, _, first, last = snapshot.passage_row(passage.passage_id)
         passage_text = snapshot.passage_text(passage.passage_id)
         title = snapshot.articles[article_index].title
         passage_terms = set(terms(passage_text)) | set(terms(title))
@@ -405,9 +405,9 @@ def _cite(
     citations = []
     for number, group in enumerate(groups, start=1):
         passage = ranked[group[0][1]]
-        article_index, p_start, p_end = (int(x) for x in snapshot.passages[passage.passage_id][:3])
+        article_index, p_start, p_end = snapshot.passage_row(passage.passage_id)[:3]
         article = snapshot.articles[article_index]
-        spans = [tuple(int(x) for x in snapshot.sentences[s][1:3]) for s, _ in group]
+        spans = [tuple(snapshot.sentence_row(s)[1:3]) for s, _ in group]
         q_start, q_end = min(a for a, _ in spans), max(b for _, b in spans)
         citations.append(
             Citation(

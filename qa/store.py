@@ -68,13 +68,26 @@ class Snapshot:
     def passage_count(self) -> int:
         return int(self.passages.shape[0])
 
+    def passage_row(self, passage_id: int) -> list[int]:
+        """[article index, start, end, first sentence, last sentence (exclusive)] as plain ints
+        (read through a plain array view: a memory map's own indexing is slow per call)."""
+        return self._tables[0][passage_id].tolist()
+
     def passage_text(self, passage_id: int) -> str:
-        article, start, end = self.passages[passage_id][:3]
+        article, start, end = self.passage_row(passage_id)[:3]
         return self.articles[article].text[start:end]
 
+    def sentence_row(self, sentence_id: int) -> list[int]:
+        """[article index, start, end] as plain ints."""
+        return self._tables[1][sentence_id].tolist()
+
     def sentence_text(self, sentence_id: int) -> str:
-        article, start, end = self.sentences[sentence_id]
+        article, start, end = self.sentence_row(sentence_id)
         return self.articles[article].text[start:end]
+
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.passages), np.asarray(self.sentences)
 
 
 PROBE_TEXT = "qa index probe: the quick brown fox jumps over the lazy dog."
