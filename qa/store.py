@@ -182,14 +182,12 @@ class IndexStore:
             excluded=frozenset(manifest.get("excluded", ())),
         )
         _check(snapshot, manifest)
-        _read_randomly(sentence_vectors)  # only the sentences of candidate passages are ever read
         ann_file = generation / "passage_vectors.ivf"
         if ann_file.is_file() and self._wants_ann(snapshot.passage_count):
             from .ann import AnnIndex
 
             try:
                 snapshot = replace(snapshot, ann=AnnIndex.load(ann_file, passage_vectors))
-                _read_randomly(passage_vectors)  # no full scans: only candidates are re-scored
             except Exception as error:  # noqa: BLE001 - the exact vectors still answer; it is rebuilt on the next save
                 log.warning("Ignoring the approximate index %s (%s)", ann_file, error)
         return snapshot
@@ -305,18 +303,6 @@ def _read_texts(path: Path, records: list[dict]) -> None:
                 position += size
         finally:
             view.release()
-
-
-def _read_randomly(array: np.ndarray) -> None:
-    """Tell the kernel that rows of this memory map are read here and there: without it, every row
-    read pulls in the pages around it too (read-ahead), which at a million passages filled
-    gigabytes of memory with vectors no question needed."""
-    mapped = getattr(array, "_mmap", None)
-    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
-        try:
-            mapped.madvise(mmap.MADV_RANDOM)
-        except OSError as error:  # not supported by this file system: only memory use differs
-            log.debug("madvise failed: %s", error)
 
 
 def _check(snapshot: Snapshot, manifest: dict) -> None:
