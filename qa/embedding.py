@@ -266,7 +266,8 @@ class OnnxModel:
     def encode(self, texts: list[str], tokenizer, batch_size: int, show_progress: bool = False) -> np.ndarray:
         """Texts sorted by length share batches of at most `batch_size` texts and about
         `max_batch_tokens` padded tokens: on a small CPU, big padded batches run slower per text."""
-        lengths = np.asarray(tokenizer.count(texts), dtype=np.int64) + 2
+        # One text (a question) is one batch: skip tokenizing it a second time just to sort it.
+        lengths = np.asarray(tokenizer.count(texts) if len(texts) > 1 else [1], dtype=np.int64) + 2
         order = np.argsort(-lengths, kind="stable")
         batches, start = [], 0
         while start < len(texts):
