@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,12 @@ _NAME_QUESTION = re.compile(r"^\s*(who|whom|whose|where)\b|\b(which|what) (perso
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(not|never|no|n't|without|none|neither|nor|fail(?:ed|s)?)\b|n't\b", re.IGNORECASE)
+
+
+def is_heading(text: str) -> bool:
+    """A headline, heading, caption or list label: short and not ending like a sentence. It may
+    give context, but it never stands as an answer sentence."""
+    return not _TERMINAL.search(text.strip()) and len(text.split()) <= 15
 
 
 @dataclass(frozen=True)
@@ -344,13 +350,16 @@ def compose(
     if not len(found.sentence_ids):
         return Answer(question, NOT_FOUND, True, 0.0, [], related)
     logits = ranker_logits(model, found)
+    headings = np.array([is_heading(snapshot.sentence_text(int(i))) for i in found.sentence_ids])
+    if not headings.all():
+        logits = np.where(headings, logits.min() - 10.0, logits)  # a heading never leads an answer
     best = int(np.argmax(logits))
     confidence = confidence_of(model, confidence_features(found, logits, best, top))
     threshold = model.threshold if settings.abstain_below is None else settings.abstain_below
     if confidence < threshold:
         return Answer(question, NOT_FOUND, True, confidence, [], related)
     chosen = _choose(snapshot, found, logits, settings, model)
-    return _cite(snapshot, question, chosen, top, confidence, related)
+    return cite(snapshot, question, chosen, top, confidence, related)
 
 
 def _choose(
@@ -383,16 +392,18 @@ def _adjacent(group: list[tuple[int, int]], sentence: tuple[int, int]) -> bool:
     return group[0][1] == sentence[1] and min(ids) - 1 <= sentence[0] <= max(ids) + 1
 
 
-def _cite(
+def cite(
     snapshot: Snapshot,
     question: str,
     chosen: list[tuple[int, int]],
     ranked: list[RankedPassage],
     confidence: float,
     related: list[Hit],
+    short: tuple[int, int] | None = None,
 ) -> Answer:
     """Answer text with markers [n], numbered by first appearance. Sentences of one passage that
-    are next to each other share a citation (its quote spans them); others get their own."""
+    are next to each other share a citation (its quote spans them); others get their own.
+    `short`: the short answer as article offsets inside the first chosen sentence; it leads the text."""
     groups: list[list[tuple[int, int]]] = []
     parts = []
     for sentence in chosen:
@@ -409,6 +420,7 @@ def _cite(
         article = snapshot.articles[article_index]
         spans = [tuple(snapshot.sentence_row(s)[1:3]) for s, _ in group]
         q_start, q_end = min(a for a, _ in spans), max(b for _, b in spans)
+        holds_short = short is not None and number == 1
         citations.append(
             Citation(
                 number=number,
@@ -424,6 +436,40 @@ def _cite(
                 passage_start=p_start,
                 page=article.page_at(q_start),
                 url=article.url,
+                answer_start=short[0] if holds_short else None,
+                answer_end=short[1] if holds_short else None,
             )
         )
-    return Answer(question, " ".join(parts), False, confidence, citations, related)
+    text = " ".join(parts)
+    short_answer = None
+    if short is not None:
+        first = citations[0]
+        short_answer = snapshot.articles[snapshot.article_index[first.article_id]].text[short[0] : short[1]]
+        text = f"{short_answer} — {text}"
+    return Answer(question, text, False, confidence, citations, related, short_answer=short_answer)
+
+
+class FeatureAnswerer:
+    """Today's answerer without a reader: the logistic sentence ranker and confidence model above
+    (`QA_ANSWERER=features`). Gives no short answer."""
+
+    name = "features"
+
+    def __init__(self, model: AnswerModel, settings: AnswerSettings) -> None:
+        self.model = model
+        self.settings = settings
+
+    @property
+    def threshold(self) -> float:
+        return self.model.threshold if self.settings.abstain_below is None else self.settings.abstain_below
+
+    def answer(
+        self,
+        snapshot: Snapshot,
+        question: str,
+        query_vector: np.ndarray,
+        ranked: list[RankedPassage],
+        abstain_below: float | None = None,
+    ) -> Answer:
+        settings = self.settings if abstain_below is None else replace(self.settings, abstain_below=abstain_below)
+        return compose(snapshot, question, query_vector, ranked, settings, self.model)

@@ -8,6 +8,7 @@ under SQuAD normalisation (lower case, no punctuation, no articles).
 from __future__ import annotations
 
 import json
+from collections import Counter
 import re
 import statistics
 import string
@@ -30,6 +31,16 @@ def normalize(text: str) -> str:
     """SQuAD's answer normalisation."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 between a predicted and a gold answer (after normalisation)."""
+    predicted, wanted = normalize(prediction).split(), normalize(gold).split()
+    same = sum((Counter(predicted) & Counter(wanted)).values())
+    if not predicted or not wanted or same == 0:
+        return float(predicted == wanted)
+    precision, recall = same / len(predicted), same / len(wanted)
+    return 2 * precision * recall / (precision + recall)
 
 
 def contains_answer(text: str, answers: list[str]) -> bool:
@@ -160,6 +171,9 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
                 "abstained": answer.abstained or answer.confidence < threshold,
                 "citations": [overlaps(c.article_id, c.passage_start, c.passage_start + len(c.passage)) for c in answer.citations],
                 "words": len(re.sub(r"\[\d+\]", "", answer.text).split()),
+                "short_em": 0.0 if question.impossible else max(float(normalize(answer.short_answer or "") == normalize(g)) for g in question.answers),
+                "short_f1": 0.0 if question.impossible else max(token_f1(answer.short_answer or "", g) for g in question.answers),
+                "answer_f1": 0.0 if question.impossible else max(token_f1(answer.short_answer or first_sentence, g) for g in question.answers),
             }
         )
     latencies = _latencies(qa, questions[:300])
@@ -206,6 +220,9 @@ def _metrics(rows: list[dict], latencies: list[float], threshold: float) -> dict
             "answer_accuracy": share(r["would_be_right"] for r in answerable),
             "answer_accuracy_when_answered": share(r["would_be_right"] for r in answerable if not r["abstained"]),
             "citation_precision": share(citations),
+            # The short answer (or, without one, the first sentence) against the gold answers.
+            "short_answer_em": share(r["short_em"] for r in answerable),
+            "short_answer_f1": share(r["short_f1"] for r in answerable),
             "mean_words": share(r["words"] for r in answered),
         },
         "abstention": {
@@ -213,6 +230,11 @@ def _metrics(rows: list[dict], latencies: list[float], threshold: float) -> dict
             "abstain_rate_unanswerable": share(r["abstained"] for r in unanswerable),
             "answer_rate_answerable": share(not r["abstained"] for r in answerable),
             "squad2_accuracy": share(correct),
+            # A refusal scores 1 on an unanswerable question and 0 on an answerable one; an answer
+            # scores its F1 on an answerable one and 0 on an unanswerable one.
+            "squad2_f1": share(
+                (1.0 if r["abstained"] else 0.0) if r["impossible"] else (0.0 if r["abstained"] else r["answer_f1"]) for r in rows
+            ),
             "never_abstain_accuracy": share(r["would_be_right"] for r in rows),
             "always_abstain_accuracy": share(r["impossible"] for r in rows),
             "ece": ece,
@@ -259,9 +281,11 @@ def format_report(results: dict[str, Any]) -> str:
         f"| answer accuracy (answerable; the answer as composed, before abstention) | {a['answer_accuracy']:.3f} |",
         f"| answer accuracy of the answers given (answerable) | {a['answer_accuracy_when_answered']:.3f} |",
         f"| citation precision | {a['citation_precision']:.3f} |",
+        f"| short answer EM / F1 (answerable) | {a['short_answer_em']:.3f} / {a['short_answer_f1']:.3f} |",
         f"| abstain rate on unanswerable | {s['abstain_rate_unanswerable']:.3f} |",
         f"| answer rate on answerable | {s['answer_rate_answerable']:.3f} |",
         f"| SQuAD2-style accuracy (threshold {s['threshold']:.2f}) | {s['squad2_accuracy']:.3f} |",
+        f"| SQuAD2-style F1 (threshold {s['threshold']:.2f}) | {s['squad2_f1']:.3f} |",
         f"| … never abstaining / always abstaining | {s['never_abstain_accuracy']:.3f} / {s['always_abstain_accuracy']:.3f} |",
         f"| expected calibration error | {s['ece']:.3f} |",
         f"| confidence ROC AUC | {s['roc_auc']:.3f} |",

@@ -19,12 +19,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .answering import AnswerModel, AnswerSettings, compose, hit_for
+from .answerers import create_answerer
+from .answering import NOT_FOUND, hit_for
 from .embedding import Embedder
 from .lexical import LexicalIndex, terms
 from .passages import split_article
 from .readers import SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
-from .retrieval import Retriever
+from .retrieval import RankedPassage, Retriever
 from .settings import Settings
 from .store import PROBE_TEXT, SENTENCE_VECTOR_TYPES, IndexDamaged, IndexStore, Snapshot
 from .types import Answer, Article, Hit, SkippedFile
@@ -34,6 +35,16 @@ log = logging.getLogger(__name__)
 
 class UploadTooLarge(ValueError):
     """An uploaded file over `Settings.max_upload_bytes`."""
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval gives the answer stage: ranked passages of one snapshot for one question."""
+
+    snapshot: Snapshot
+    question: str  # cleaned
+    question_vector: np.ndarray
+    ranked: list[RankedPassage]
 
 
 class QuestionError(ValueError):
@@ -85,6 +96,8 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|what about|how about)\b|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those|there)\b",
     re.IGNORECASE,
 )
+_MARKER = re.compile(r"\[\d+\]")
+_FOLLOW_UP_ANSWER_WORDS = 40
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -97,13 +110,7 @@ class QA:
         self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size, backend=self.settings.backend)
         self.model_id = self.embedder.model_name
         self.store = IndexStore(self.settings.resolved_index_dir, ann_above=self.settings.ann_above)
-        self.answer_settings = AnswerSettings(
-            answer_passages=self.settings.answer_passages,
-            max_sentences=self.settings.max_answer_sentences,
-            related=self.settings.related,
-            abstain_below=self.settings.abstain_below,
-        )
-        self.answer_model = AnswerModel.load(self.settings.answer_model) if self.settings.answer_model else AnswerModel.load()
+        self.answerer = create_answerer(self.settings)
         self._write_lock = threading.RLock()
         self._state: tuple[Snapshot, Retriever] | None = None
         self.last_report = IndexReport()
@@ -381,8 +388,7 @@ class QA:
     @property
     def abstain_threshold(self) -> float:
         """Confidence below which `ask` abstains."""
-        chosen = self.answer_settings.abstain_below
-        return self.answer_model.threshold if chosen is None else chosen
+        return self.answerer.threshold
 
     def _vector_text(self, article: Article, passage: str) -> str:
         """What is embedded and BM25-indexed for a passage: the article's title gives it context
@@ -420,6 +426,15 @@ class QA:
     ) -> tuple[Answer, list[Hit]]:
         """`ask`, plus the ranked passages it drew on (at least k); `abstain_below` overrides the
         threshold (the evaluation passes 0 to see what would be answered, then applies its own)."""
+        retrieval = self.retrieve(question, history, k)
+        answer = self.answerer.answer(
+            retrieval.snapshot, retrieval.question, retrieval.question_vector, retrieval.ranked, abstain_below=abstain_below
+        )
+        return answer, [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
+
+    def retrieve(self, question: str, history: Iterable[Any] | None = None, k: int = 10) -> Retrieval:
+        """The retrieval stage of `ask`, for answerers, evaluation and fitting scripts: the snapshot
+        it read, the question's vector and the ranked passages (at least `k`)."""
         question = self._clean(question)
         snapshot, retriever = self._ready()
         query = contextual_query(question, history)
@@ -427,11 +442,7 @@ class QA:
         # A follow-up retrieves with the conversation, but its sentences are chosen for the question itself.
         query_vector = vector if query == question else self.embedder.encode_query(query)
         ranked = retriever.retrieve(query_vector, query, max(self.settings.answer_passages, self.settings.related, k))
-        settings = self.answer_settings
-        if abstain_below is not None:
-            settings = replace(settings, abstain_below=abstain_below)
-        answer = compose(snapshot, question, vector, ranked, settings, self.answer_model)
-        return answer, [hit_for(snapshot, r) for r in ranked]
+        return Retrieval(snapshot, question, vector, ranked)
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match `query` (dense and lexical, fused), best first."""
@@ -490,24 +501,40 @@ class QA:
 
 
 def contextual_query(question: str, history: Iterable[Any] | None) -> str:
-    """The question, preceded by the previous question when it reads as a follow-up."""
-    previous = [q for q in _user_turns(history) if q.strip()]
-    if not previous:
+    """The question, preceded by the previous question and the start of its answer when it reads as
+    a follow-up: "Which agency reported his remarks?" after an answer naming the prime minister
+    retrieves with that name."""
+    turns = [(q, a) for q, a in conversation_turns(history) if q.strip()]
+    if not turns:
         return question
     is_follow_up = bool(_FOLLOW_UP.search(question)) or len(terms(question)) <= 1
-    return f"{previous[-1]} {question}" if is_follow_up else question
+    if not is_follow_up:
+        return question
+    previous_question, previous_answer = turns[-1]
+    answer_words = _MARKER.sub(" ", previous_answer or "").split()[:_FOLLOW_UP_ANSWER_WORDS]
+    if previous_answer and previous_answer.strip() == NOT_FOUND:
+        answer_words = []
+    return " ".join([previous_question, *answer_words, question])
 
 
-def _user_turns(history: Iterable[Any] | None) -> list[str]:
-    turns: list[str] = []
+def conversation_turns(history: Iterable[Any] | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs from (q, a) pairs, plain questions, or chat messages
+    ({"role": "user"|"assistant", "content": ...}); an unanswered question has answer ""."""
+    turns: list[tuple[str, str]] = []
     for item in history or ():
         if isinstance(item, dict):
-            if item.get("role") == "user" and isinstance(item.get("content"), str):
-                turns.append(item["content"])
+            content = item.get("content")
+            if not isinstance(content, str):
+                continue
+            if item.get("role") == "user":
+                turns.append((content, ""))
+            elif item.get("role") == "assistant" and turns and not turns[-1][1]:
+                turns[-1] = (turns[-1][0], content)
         elif isinstance(item, (tuple, list)) and item and isinstance(item[0], str):
-            turns.append(item[0])
+            answer = item[1] if len(item) > 1 and isinstance(item[1], str) else ""
+            turns.append((item[0], answer))
         elif isinstance(item, str):
-            turns.append(item)
+            turns.append((item, ""))
     return turns
 
 

@@ -40,6 +40,9 @@ class Settings:
     # (None: the threshold fitted with the answer model, stated in the README).
     abstain_below: float | None = None
     answer_model: Path | None = None  # None: qa/answer_model.json
+    # Who composes answers (qa/answerers.py): "reader" (the reader model: sentence, short answer,
+    # abstention) or "features" (the logistic feature ranker, faster, no short answer). Env QA_ANSWERER.
+    answerer: str = "reader"
     max_question_chars: int = 2000
     max_upload_bytes: int = 20_000_000
     progress_bar_above: int = 300  # passages
@@ -63,6 +66,7 @@ class Settings:
             "index_dir": os.environ.get("QA_INDEX_DIR"),
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
+            "answerer": os.environ.get("QA_ANSWERER"),
         }
         values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
         for key in ("corpus", "index_dir"):

@@ -112,6 +112,10 @@ class Citation:
     passage_start: int = 0
     page: int | None = None
     url: str | None = None
+    # The short answer inside the quote, as article offsets (`article.text[answer_start:answer_end]
+    # == Answer.short_answer`), on the citation that holds it; None elsewhere.
+    answer_start: int | None = None
+    answer_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -121,7 +125,8 @@ class Citation:
 
 @dataclass
 class Answer:
-    """What `QA.ask` returns. `text` carries markers [n] matching `citations`."""
+    """What `QA.ask` returns. `text` carries markers [n] matching `citations`; when the reader found
+    a short answer (a name, a number, a phrase) it leads `text` and is `short_answer`."""
 
     question: str
     text: str
@@ -129,11 +134,13 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     related: list[Hit] = field(default_factory=list)
+    short_answer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "text": self.text,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "confidence": round(float(self.confidence), 4),
             "citations": [c.to_dict() for c in self.citations],

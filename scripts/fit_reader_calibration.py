@@ -1,0 +1,237 @@
+"""Fit the reader answerer's sentence blend and confidence model, and report them held out.
+
+    python scripts/fit_reader_calibration.py ../shared/data/squad2_dev_half.json [--write]
+
+The reader (qa/models/reader/) is trained on SQuAD 1.1 only; what it never saw is SQuAD 2.0's
+unanswerable questions. This script indexes the file's articles as a corpus (as `python -m qa eval`
+does), asks every question, and records each candidate sentence's reader outputs and features once.
+Then, with 6-fold article-wise cross-validation (each fold's models are fitted without its
+articles), it fits: the feature ranker (as scripts/fit_answer_model.py does), the blend of reader
+relevance, ranker logit and passage rank that chooses the sentence, and the logistic confidence
+(the probability that the answer holds a gold answer). The numbers it prints are out-of-fold:
+held-out articles. With --write, the models fitted on all articles go to
+qa/models/reader/calibration.json. The abstention threshold stays 1/3 (README: a wrong refusal
+counts twice a wrong answer); the SQuAD2-best threshold is printed for reference.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from fit_answer_model import best_threshold, fit_logistic  # noqa: E402
+
+from qa import QA, Settings  # noqa: E402
+from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading  # noqa: E402
+from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize  # noqa: E402
+from qa.reader import MODEL_DIR, Reader  # noqa: E402
+from qa.reader_answerer import CALIBRATION_FILE, ReaderAnswerer, ReaderCalibration, Reading, confidence_feature_names  # noqa: E402
+
+FOLDS = 6
+THRESHOLD = 1 / 3
+
+
+def f1(prediction: str, gold: str) -> float:
+    p, g = normalize(prediction).split(), normalize(gold).split()
+    same = sum((collections.Counter(p) & collections.Counter(g)).values())
+    if not p or not g or same == 0:
+        return float(p == g)
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def collect(qa: QA, answerer: ReaderAnswerer, questions) -> list[dict]:
+    """Per question: candidates, labels and the reader's outputs on every candidate that is not a heading."""
+    rows = []
+    started = time.monotonic()
+    for n, question in enumerate(questions):
+        retrieval = qa.retrieve(question.text, k=qa.settings.answer_passages)
+        snapshot, ranked = retrieval.snapshot, retrieval.ranked[: qa.settings.answer_passages]
+        found = candidates(snapshot, retrieval.question, retrieval.question_vector, ranked)
+        texts = [snapshot.sentence_text(int(s)) for s in found.sentence_ids]
+        eligible = np.array([not is_heading(t) for t in texts], dtype=bool)
+        relevance = np.full(len(texts), -np.inf, np.float32)
+        span = np.zeros((len(texts), 2), np.int64)
+        span_score = np.full(len(texts), -np.inf, np.float32)
+        which = np.flatnonzero(eligible)
+        if len(which):
+            titles = [snapshot.articles[snapshot.passage_row(ranked[int(found.passage_ranks[i])].passage_id)[0]].title for i in which]
+            for i, r in zip(which, answerer.reader.read(retrieval.question, [texts[i] for i in which], titles)):
+                relevance[i], span[i], span_score[i] = r.relevance, (r.span_start, r.span_end), r.span_score
+        labels = np.array([(not question.impossible) and contains_answer(t, question.answers) for t in texts], dtype=bool)
+        rows.append(
+            {"question": question, "ranked": ranked, "found": found, "texts": texts, "eligible": eligible,
+             "labels": labels, "relevance": relevance, "span": span, "span_score": span_score}
+        )
+        if (n + 1) % 500 == 0:
+            print(f"  {n + 1}/{len(questions)} questions read ({time.monotonic() - started:.0f} s)", flush=True)
+    return rows
+
+
+def reading_of(row: dict, ranker: np.ndarray, max_read: int) -> Reading:
+    order = [i for i in np.argsort(-ranker, kind="stable") if row["eligible"][i]][:max_read]
+    read = np.zeros(len(ranker), bool)
+    read[order] = True
+    return Reading(row["found"], ranker, read, np.where(read, row["relevance"], -np.inf).astype(np.float32),
+                   row["span"][:, 0], row["span"][:, 1], np.where(read, row["span_score"], -np.inf).astype(np.float32))
+
+
+def ranker_weights(rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, float]:
+    train = [r for r, m in zip(rows, mask) if m and not r["question"].impossible and len(r["labels"])]
+    return fit_logistic(np.concatenate([r["found"].features for r in train]), np.concatenate([r["labels"] for r in train]))
+
+
+def selection_weights(readings: list[Reading], rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, float]:
+    x, y = [], []
+    for reading, row, m in zip(readings, rows, mask):
+        if m and not row["question"].impossible and reading.read.any():
+            x.append(reading.selection_features()[reading.read])
+            y.append(row["labels"][reading.read])
+    return fit_logistic(np.concatenate(x), np.concatenate(y))
+
+
+def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> dict:
+    """The answer this question would get at confidence 0: its text, short answer and confidence features."""
+    if not reading.read.any():
+        return {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
+    blend = answerer.blend(reading)
+    best, features = answerer.confidence_row(snapshot, reading, blend, row["ranked"])
+    chosen = answerer.choose(snapshot, reading, blend, best, AnswerSettings())
+    text = " ".join(snapshot.sentence_text(s) for s, _ in chosen)
+    sentence = row["texts"][best]
+    s, e = row["span"][best]
+    short = sentence[s:e] if 0 <= s < e <= len(sentence) else ""
+    question = row["question"]
+    return {
+        "features": features,
+        "right": (not question.impossible) and contains_answer(text, question.answers),
+        "top_right": bool(row["labels"][best]),
+        "short": short,
+        "text": text,
+        "words": len(text.split()),
+    }
+
+
+
+def evaluate_fold_outcomes(outcomes: list[dict], confidence: np.ndarray, questions, threshold: float) -> dict:
+    impossible = np.array([q.impossible for q in questions])
+    right = np.array([o["right"] for o in outcomes])
+    answered = confidence >= threshold
+    correct = np.where(answered, right, impossible)
+    short_em, short_f1, squad2_f1 = [], [], []
+    for o, q, a in zip(outcomes, questions, answered):
+        predicted = o["short"] or o["text"]
+        if not q.impossible:
+            short_em.append(max(float(normalize(o["short"]) == normalize(g)) for g in q.answers))
+            short_f1.append(max(f1(o["short"], g) for g in q.answers))
+        if q.impossible:
+            squad2_f1.append(0.0 if a else 1.0)
+        else:
+            squad2_f1.append(max(f1(predicted if a else "", g) for g in q.answers) if a else 0.0)
+    ece, table = expected_calibration_error(confidence, right.astype(float))
+    return {
+        "top_sentence_accuracy": float(np.mean([o["top_right"] for o, q in zip(outcomes, questions) if not q.impossible])),
+        "answer_accuracy": float(np.mean(right[~impossible])),
+        "short_answer_em": float(np.mean(short_em)),
+        "short_answer_f1": float(np.mean(short_f1)),
+        "squad2_accuracy": float(np.mean(correct)),
+        "squad2_f1": float(np.mean(squad2_f1)),
+        "abstain_rate_unanswerable": float(np.mean(~answered[impossible])),
+        "answer_rate_answerable": float(np.mean(answered[~impossible])),
+        "ece": ece,
+        "mean_words": float(np.mean([o["words"] for o, a in zip(outcomes, answered) if a] or [0])),
+        "reliability": table,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--model-dir", type=Path, default=MODEL_DIR)
+    parser.add_argument("--index-dir", type=Path, default=None, help="reuse an index of the file's articles")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many questions (a quick run)")
+    parser.add_argument("--max-read", type=int, default=16)
+    parser.add_argument("--write", action="store_true", help="write calibration.json beside the model")
+    args = parser.parse_args()
+
+    records, questions = load_squad(args.file)
+    if args.limit:
+        step = max(1, len(questions) // args.limit)
+        questions = questions[::step][: args.limit]
+    work = Path(tempfile.mkdtemp(prefix="qa-fit-reader-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    settings = Settings(corpus=corpus, index_dir=args.index_dir or work / "index", answerer="features")
+    qa = QA.from_folder(corpus, settings=settings)
+    answerer = ReaderAnswerer(AnswerModel.load(), AnswerSettings(), ReaderCalibration(), Reader(args.model_dir), max_read=args.max_read)
+    snapshot = qa.retrieve("snapshot", k=1).snapshot
+    print(f"reading {len(questions)} questions with {args.model_dir}", flush=True)
+    rows = collect(qa, answerer, questions)
+
+    titles = sorted({q.title for q in questions})
+    folds = np.array([titles.index(q.title) % FOLDS for q in questions])
+    confidence = np.zeros(len(rows))
+    outcomes: list[dict] = [None] * len(rows)  # type: ignore[list-item]
+    n_conf = len(confidence_feature_names())
+    for fold in range(FOLDS):
+        train_mask = folds != fold
+        weights, bias = ranker_weights(rows, train_mask)
+        readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
+        sel_w, sel_b = selection_weights(readings, rows, train_mask)
+        answerer.calibration = ReaderCalibration(tuple(sel_w), sel_b, (0.0,) * n_conf, 0.0, THRESHOLD)
+        fold_outcomes = [outcome(answerer, snapshot, r, rd) if (f == fold or train_mask[i]) else None for i, (r, rd, f) in enumerate(zip(rows, readings, folds))]
+        usable = np.array([o is not None and o["features"] is not None for o in fold_outcomes])
+        features = np.stack([o["features"] if o is not None and o["features"] is not None else np.zeros(n_conf, np.float32) for o in fold_outcomes])
+        right = np.array([bool(o and o["right"]) for o in fold_outcomes])
+        conf_w, conf_b = fit_logistic(features[train_mask & usable], right[train_mask & usable], c=0.3)
+        test = folds == fold
+        confidence[test] = np.where(usable[test], 1 / (1 + np.exp(-(features[test] @ conf_w + conf_b))), 0.0)
+        for i in np.flatnonzero(test):
+            outcomes[i] = fold_outcomes[i] or {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
+        print(f"fold {fold}: {test.sum()} questions", flush=True)
+
+    impossible = np.array([q.impossible for q in questions])
+    right = np.array([o["right"] for o in outcomes])
+    held_out = evaluate_fold_outcomes(outcomes, confidence, questions, THRESHOLD)
+    best_t, best_acc = best_threshold(confidence, right, impossible)
+    report = {"held_out_at_threshold": {k: v for k, v in held_out.items() if k != "reliability"},
+              "reliability": held_out["reliability"], "threshold": THRESHOLD,
+              "best_threshold_in_hindsight": {"threshold": best_t, "squad2_accuracy": best_acc}}
+    print(json.dumps(report, indent=1))
+
+    if args.write:
+        weights, bias = ranker_weights(rows, np.ones(len(rows), bool))
+        readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
+        sel_w, sel_b = selection_weights(readings, rows, np.ones(len(rows), bool))
+        answerer.calibration = ReaderCalibration(tuple(sel_w), sel_b, (0.0,) * n_conf, 0.0, THRESHOLD)
+        all_outcomes = [outcome(answerer, snapshot, r, rd) for r, rd in zip(rows, readings)]
+        usable = np.array([o["features"] is not None for o in all_outcomes])
+        features = np.stack([o["features"] if o["features"] is not None else np.zeros(n_conf, np.float32) for o in all_outcomes])
+        conf_w, conf_b = fit_logistic(features[usable], np.array([o["right"] for o in all_outcomes])[usable], c=0.3)
+        notes = {
+            "data": str(args.file.name),
+            "questions": len(questions),
+            "folds": f"{FOLDS}-fold, article-wise",
+            "held_out": {k: round(v, 4) if isinstance(v, float) else v for k, v in report["held_out_at_threshold"].items()},
+            "best_threshold_in_hindsight": report["best_threshold_in_hindsight"],
+        }
+        out = args.model_dir / CALIBRATION_FILE.name
+        ReaderCalibration(tuple(sel_w), sel_b, tuple(conf_w), conf_b, THRESHOLD, 0.5, notes).save(out)
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

