@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         qa = QA.from_folder(args.corpus, settings=settings)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 2
     log.info("Index: %s", qa.status())

@@ -22,21 +22,23 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException  # FastAPI's is a subclass: this catches both
+from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 
-from .facade import QA, QuestionError, UploadTooLarge, safe_file_name
+from .facade import MAX_HISTORY_TURNS, QA, IndexNotSaved, QuestionError, UploadTooLarge, human_size, safe_file_name
 from .readers import SUPPORTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 20
-MAX_HISTORY = 100  # turns in "history"
+MAX_HISTORY = MAX_HISTORY_TURNS  # turns in "history"
 MAX_ASK_BYTES = 1_000_000  # a JSON body of /api/ask
 MAX_FILES = 20  # files in one upload request
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the files' bytes
@@ -120,7 +122,7 @@ def validation_message(error: RequestValidationError) -> str:
 
 # ------------------------------------------------------------------ request bodies
 def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return human_size(n)
 
 
 def _content_length(request: Request) -> int | None:
@@ -202,7 +204,7 @@ def parse_ask(body: bytes) -> tuple[str, list[Any] | None, int | None]:
         raise ApiError(400, f"Send a JSON object such as {ASK_EXAMPLE}.")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or a number of thousands of digits
         raise ApiError(400, f"The body is not valid JSON; send an object such as {ASK_EXAMPLE}.") from None
     if not isinstance(payload, dict):
         raise ApiError(400, f"The body must be a JSON object such as {ASK_EXAMPLE}.")
@@ -269,6 +271,8 @@ async def read_uploads(request: Request, max_bytes: int) -> list[tuple[str, byte
         raise ApiError(413, f"The upload is over the {_megabytes(max_bytes)} limit of one request; send large files one at a time.") from None
     except HTTPException as error:  # a malformed body or too many parts
         raise ApiError(400, f"The upload could not be read ({error.detail}); send up to {MAX_FILES} files in the field \"files\".") from None
+    except MultiPartException as error:  # no boundary, too many files, a header too long (a 5,000-character name)
+        raise ApiError(400, f"The upload could not be read ({error.message}); send up to {MAX_FILES} files in the field \"files\", with names under 255 characters.") from None
     try:
         values = form.getlist("files")
         if not values:
@@ -357,6 +361,8 @@ def build_router(qa: QA) -> APIRouter:
             article = qa.remove(article_id)
         except KeyError:
             raise ApiError(404, f"No article with id {article_id!r}; GET /api/articles lists them.") from None
+        except IndexNotSaved as error:  # not removed: it would come back at the next start
+            raise ApiError(503, str(error)) from None
         return {**article.summary(), "passages": passages}
 
     @router.get("/health")

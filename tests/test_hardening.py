@@ -1,0 +1,124 @@
+"""The engine's side of the attack round (issue 12): inputs validated with one exception type,
+uploads that never break a start or leave files behind, deletes never silently lost, damaged
+index files detected. The HTTP and browser side is in test_attack_round.py."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import QA, Settings
+from qa.facade import IndexNotSaved, QuestionError, UploadTooLarge
+from qa.store import IndexStore
+
+QUESTION = "How large was bilateral trade between Georgia and Russia in the first half of 2025?"
+
+
+# ------------------------------------------------------------------ inputs (item 8)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda qa: qa.ask(QUESTION, history=5),
+        lambda qa: qa.ask(QUESTION, history="What does Georgia export?"),
+        lambda qa: qa.ask(QUESTION, history=[5]),
+        lambda qa: qa.ask(QUESTION, top_k="5"),
+        lambda qa: qa.ask(QUESTION, top_k=2.5),
+        lambda qa: qa.ask(QUESTION, top_k=-1),
+        lambda qa: qa.ask(QUESTION, top_k=10**5000),
+        lambda qa: qa.search(QUESTION, k="5"),
+        lambda qa: qa.search(QUESTION, k=0),
+        lambda qa: qa.ask("Who is the prime minister \ud800 of Georgia?"),
+        lambda qa: qa.ask("And what does it import?", history=[("What does Georgia \udc00 export?", "Wine.")]),
+        lambda qa: qa.ask("And what does it import?", history=[{"role": "user", "content": "x\ud800"}]),
+    ],
+)
+def test_bad_inputs_raise_question_error(seed_qa: QA, call) -> None:
+    with pytest.raises(QuestionError) as raised:
+        call(seed_qa)
+    assert "must" in str(raised.value) or "invalid" in str(raised.value)
+
+
+def test_history_is_bounded_like_the_question(seed_qa: QA) -> None:
+    huge = "What does Georgia export to Russia? " * 25_000  # 0.9 MB
+    started = time.process_time()
+    with pytest.raises(QuestionError, match="too long"):
+        seed_qa.ask("And what does it import?", history=[(huge, "Wine.")])
+    with pytest.raises(QuestionError, match="at most the last"):
+        seed_qa.ask("And what does it import?", history=[("q", "a")] * 101)
+    assert time.process_time() - started < 0.5
+    # Within the bounds a follow-up still works.
+    assert seed_qa.ask("And what does it import?", history=[("What does Georgia export to Russia?", "Wine.")]).text
+
+
+def test_add_upload_wants_bytes(qa: QA) -> None:
+    with pytest.raises(ValueError, match="bytes"):
+        qa.add_upload("notes.txt", "Notes\n\nSome text.")
+
+
+def test_size_messages_never_read_zero_megabytes(corpus: Path, index_dir: Path, embedder) -> None:
+    settings = Settings(corpus=corpus, index_dir=index_dir, max_upload_bytes=40)
+    qa = QA.from_folder(corpus, settings=settings, embedder=embedder)
+    with pytest.raises(UploadTooLarge) as raised:
+        qa.add_upload("notes.txt", b"x" * 60)
+    assert "60 bytes is over the 40 bytes limit" in str(raised.value)
+
+
+def test_from_folder_names_what_is_wrong(tmp_path: Path, embedder) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("Notes")
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        QA.from_folder(file, index_dir=tmp_path / "index", embedder=embedder)
+    with pytest.raises(ValueError, match="No corpus folder given"):
+        QA.from_folder("", index_dir=tmp_path / "index", embedder=embedder)
+
+
+# ------------------------------------------------------------------ uploads that break a start (item 2, 9)
+def test_a_lone_surrogate_in_a_feed_never_stops_a_start(qa: QA, corpus: Path, index_dir: Path, embedder) -> None:
+    feed = '{"title": "Harbour news \\ud800", "text": "The new ferry to Halden island leaves at 7:15 \\udc00 every morning."}\n'
+    report = qa.add_upload("feed.jsonl", feed.encode("utf-8"))
+    assert report.added
+    again = QA.from_folder(corpus, index_dir=index_dir, embedder=embedder)  # crashed in content_hash before
+    assert any(a.title == "Harbour news \ufffd" for a in again.articles())
+    # A fresh build (no index) reads it too.
+    fresh = QA.from_folder(corpus, index_dir=index_dir.parent / "fresh-index", embedder=embedder)
+    assert len(fresh.articles()) == len(again.articles())
+
+
+def test_uploads_are_staged_inside_the_corpus_and_leftovers_removed(qa: QA, corpus: Path, index_dir: Path, embedder) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("qa-upload-*"))
+    qa.add_upload("ferry.txt", b"Ferry news\n\nThe winter ferry to Halden island leaves at 7:15 every morning.\n")
+    assert set(Path(tempfile.gettempdir()).glob("qa-upload-*")) == before
+    assert sorted(p.name for p in corpus.iterdir()) == ["ferry.txt", "georgia-russia-relations.txt"]
+    # What a server killed mid-upload leaves: a staging folder of a process that is gone.
+    leftover = corpus / ".qa-upload-999999999-0123"
+    leftover.mkdir()
+    (leftover / "half.txt").write_text("half an upload")
+    QA.from_folder(corpus, index_dir=index_dir, embedder=embedder)
+    assert not leftover.exists()
+
+
+def test_the_file_limit_follows_max_upload_bytes(corpus: Path, index_dir: Path, embedder) -> None:
+    settings = Settings(corpus=corpus, index_dir=index_dir, max_upload_bytes=50_000_000)
+    qa = QA.from_folder(corpus, settings=settings, embedder=embedder)
+    records = json.dumps([{"title": "x" * 1000, "note": "y" * 21_000}] * 1000)  # 22 MB, records without text
+    with pytest.raises(ValueError) as raised:
+        qa.add_upload("big.json", records.encode())
+    assert "record has no text" in str(raised.value) and "too large" not in str(raised.value)
+
+
+# ------------------------------------------------------------------ deletes (item 4)
+def test_a_delete_that_cannot_be_saved_is_refused_not_lost(qa: QA, corpus: Path, index_dir: Path, embedder) -> None:
+    article = qa.articles()[0]
+    qa.store = IndexStore(index_dir.parent / "not-a-folder" / "index")  # saving fails, as on a full disk
+    (index_dir.parent / "not-a-folder").write_text("a file where the index folder should be")
+    with pytest.raises(IndexNotSaved, match="Nothing was removed") as raised:
+        qa.remove(article.id)
+    assert str(index_dir.parent) not in str(raised.value)
+    assert article.id in {a.id for a in qa.articles()}
+    assert article.id in {a.id for a in QA.from_folder(corpus, index_dir=index_dir, embedder=embedder).articles()}
