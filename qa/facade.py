@@ -560,6 +560,14 @@ class QA:
 
     def _ready(self) -> tuple[Snapshot, Retriever]:
         state = self._state
+        if state is not None and state[0].files:
+            damage = state[0].damage()  # before the query touches a memory map: never a SIGBUS
+            if damage:
+                log.error("The index files changed under the running server (%s); rebuilding the index from the corpus.", damage)
+                with self._write_lock:
+                    if self._state is state:
+                        self._state = None
+                state = None
         if state is None:
             self.refresh()
             state = self._state

@@ -34,14 +34,13 @@ from starlette.routing import Match
 
 from .facade import MAX_HISTORY_TURNS, QA, IndexNotSaved, QuestionError, UploadTooLarge, human_size, safe_file_name
 from .readers import SUPPORTED_EXTENSIONS
+from .web_policy import MAX_FILES, MULTIPART_OVERHEAD, same_origin
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 20
 MAX_HISTORY = MAX_HISTORY_TURNS  # turns in "history"
 MAX_ASK_BYTES = 1_000_000  # a JSON body of /api/ask
-MAX_FILES = 20  # files in one upload request
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the files' bytes
 DRAIN_BYTES = 64 * 1024 * 1024  # an over-limit body up to this size is read (and dropped) before the 413
 ERROR_MESSAGE = "Something went wrong on the server; its log has the details."
 ASK_FIELDS = {"question", "history", "top_k"}
@@ -74,19 +73,6 @@ def scrub(message: str) -> str:
     return _ABSOLUTE_PATH.sub("", str(message))
 
 
-def _same_origin(request: Request) -> bool:
-    """False for a browser request sent by another site (its Origin is not this server)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a cross-site browser request (curl, scripts, same-origin GET)
-    # Behind a proxy the page's host may arrive as X-Forwarded-Host (a browser cannot set that header cross-site).
-    hosts = {h.strip().lower() for h in (request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")) if h.strip()}
-    try:
-        return urlsplit(origin).netloc.lower() in hosts
-    except ValueError:
-        return False
-
-
 class JSONErrorRoute(APIRoute):
     """An API route whose every failure is `{"error": ...}`: validation errors become 400s,
     unexpected exceptions a logged 500, and cross-site writes (CSRF) a 403."""
@@ -95,7 +81,7 @@ class JSONErrorRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(request.headers):
                 return error_response(403, "Cross-site requests cannot change or query the articles; call the API from this server's own page or a script.")
             try:
                 return await handler(request)

@@ -122,3 +122,73 @@ def test_a_delete_that_cannot_be_saved_is_refused_not_lost(qa: QA, corpus: Path,
     assert str(index_dir.parent) not in str(raised.value)
     assert article.id in {a.id for a in qa.articles()}
     assert article.id in {a.id for a in QA.from_folder(corpus, index_dir=index_dir, embedder=embedder).articles()}
+
+
+# ------------------------------------------------------------------ damaged index files (item 3)
+def _generation(index_dir: Path) -> Path:
+    return index_dir / (index_dir / "CURRENT").read_text().strip()
+
+
+def _drop_checksums(generation: Path) -> None:
+    """As an index written before checksums were recorded: only the value checks can tell."""
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest.pop("files", None)
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _overwrite_rows(path: Path, change) -> None:
+    array = np.load(path)
+    change(array)
+    np.save(path, array)
+
+
+DAMAGE = {
+    "truncated sentence vectors": lambda g: os.truncate(g / "sentence_vectors.npy", (g / "sentence_vectors.npy").stat().st_size // 2),
+    "NaN passage vectors": lambda g: _overwrite_rows(g / "passage_vectors.npy", lambda a: a.__setitem__(0, np.nan)),
+    "out-of-range sentence rows": lambda g: _overwrite_rows(g / "sentences.npy", lambda a: a.__setitem__((0, 2), 10**9)),
+}
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["checksum", "values"])
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_files_are_detected_at_load_and_rebuilt(qa: QA, corpus: Path, index_dir: Path, embedder, damage: str, checksums: bool, caplog) -> None:
+    generation = _generation(index_dir)
+    if not checksums:
+        _drop_checksums(generation)
+    DAMAGE[damage](generation)
+    with pytest.raises(Exception) as raised:
+        IndexStore(index_dir).load()
+    assert type(raised.value).__name__ == "IndexDamaged"
+    again = QA.from_folder(corpus, index_dir=index_dir, embedder=embedder)
+    assert "damaged" in caplog.text
+    answer = again.ask(QUESTION)
+    assert "$1.3 billion" in answer.text and answer.confidence is not None
+
+
+@pytest.mark.slow
+def test_a_file_truncated_under_a_running_engine_is_rebuilt_not_sigbus(tmp_path: Path) -> None:
+    """Memory-mapped vectors (as above 256 MB) truncated while the engine runs: the next question
+    is answered from a rebuilt index, and the process lives (it died of SIGBUS, exit 135)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "corpus" / "georgia-russia-relations.txt", corpus)
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+import qa.store
+qa.store.MAP_ABOVE_BYTES = 0  # every array memory-mapped
+from qa import QA
+engine = QA.from_folder({str(corpus)!r}, index_dir={str(tmp_path / "index")!r})
+engine.ask({QUESTION!r})
+generation = engine.store.current_generation()
+for name in ("sentence_vectors.npy", "passage_vectors.npy"):
+    os.truncate(generation / name, 128)
+print(engine.ask({QUESTION!r}).text)
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "$1.3 billion" in done.stdout
+    assert "changed on disk while in use" in done.stderr and "rebuilding the index" in done.stderr
