@@ -179,7 +179,9 @@ class QA:
 
     def add(self, path: str | Path) -> IndexReport:
         """Copy an article file into the corpus (if it is not there yet) and index it."""
-        source = Path(path)
+        return self._add(Path(path), max_chars=None)
+
+    def _add(self, source: Path, max_chars: int | None) -> IndexReport:
         if not source.is_file():
             raise FileNotFoundError(f"No such file: {source}")
         if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
@@ -189,6 +191,12 @@ class QA:
         if not articles:
             reason = skipped[0].reason if skipped else "no article found"
             raise ValueError(f"Cannot add {source.name}: {reason}")
+        chars = sum(len(a.text) for a in articles)
+        if max_chars is not None and chars > max_chars:
+            raise UploadTooLarge(
+                f"Cannot add {source.name}: its text is {chars:,} characters, over the {max_chars:,} one upload may index; "
+                "put it in the corpus folder and re-index, or split it"
+            )
         with self._write_lock:
             started = time.perf_counter()
             old = self._current_or_saved()
@@ -233,7 +241,7 @@ class QA:
         try:
             path = folder / name
             path.write_bytes(data)
-            return self.add(path)
+            return self._add(path, max_chars=self.settings.max_upload_chars)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

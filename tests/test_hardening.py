@@ -192,3 +192,12 @@ print(engine.ask({QUESTION!r}).text)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "$1.3 billion" in done.stdout
     assert "changed on disk while in use" in done.stderr and "rebuilding the index" in done.stderr
+
+
+def test_an_upload_with_a_huge_text_is_refused_before_embedding(qa: QA, corpus: Path) -> None:
+    """A 1 MB single line took 173 s of CPU under the write lock; now it is refused at once."""
+    started = time.process_time()
+    with pytest.raises(UploadTooLarge, match="characters"):
+        qa.add_upload("line.txt", ("word " * 200_000).encode())
+    assert time.process_time() - started < 5
+    assert not (corpus / "line.txt").exists()
