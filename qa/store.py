@@ -83,7 +83,7 @@ class Snapshot:
         for path, size, inode, mtime in self.files:
             try:
                 now = os.stat(path)
-            except FileNotFoundError:
+            except OSError:  # gone or moved (a newer save, a moved folder): what was loaded stays valid
                 continue
             if now.st_ino == inode and (now.st_size != size or now.st_mtime_ns != mtime):
                 return f"{Path(path).name} changed on disk while in use ({now.st_size} bytes, {size} expected)"
