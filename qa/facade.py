@@ -561,8 +561,9 @@ class QA:
             "sentences": int(snapshot.sentences.shape[0]),
             "model": self.model_id,
             "dimension": snapshot.dimension,
-            "corpus": str(self.corpus),
-            "index_dir": str(self.store.folder),
+            # Names, not locations: the status reaches web pages (the Corpus tab) and API replies.
+            "corpus": self.corpus.resolve().name,
+            "index_dir": self.store.folder.name,
             "index_bytes": self.store.size_bytes(),
         }
 

@@ -405,9 +405,15 @@ def markdown_heading(text: str) -> str | None:
 
 def _read_html(path: Path, relpath: str) -> tuple[list[_Located], list[SkippedFile]]:
     html = decode_text(path.read_bytes())
-    document = _extract_html(html)
+    try:
+        document = _extract_html(html)
+    except Unreadable:
+        document = {}
     text = normalise_newlines(document.get("text") or "").strip()
     if not text:
+        depth = html_depth(html)
+        if depth > MAX_HTML_DEPTH:
+            raise Unreadable(f"HTML nested too deeply to read ({depth:,} levels; parsers stop at {MAX_HTML_DEPTH})")
         raise Unreadable("no article text found in HTML")
     url = _clean_string(document.get("url"))
     url = url if _is_url(url) else None
@@ -422,6 +428,23 @@ def _read_html(path: Path, relpath: str) -> tuple[list[_Located], list[SkippedFi
         url=url,
     )
     return [_Located(relpath, article)], []
+
+
+MAX_HTML_DEPTH = 255  # libxml2, under lxml and trafilatura, stops nesting elements here
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^>]*?(/?)>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def html_depth(html: str) -> int:
+    """The deepest nesting of elements (unclosed ones count), to name why no text was found."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(html):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _extract_html(html: str) -> dict[str, Any]:
@@ -494,14 +517,33 @@ def _pdf_page_texts(reader: Any, relpath: str) -> list[str]:
         raise Unreadable(f"corrupt PDF: {_one_line(error) or type(error).__name__}") from error
     if not pages:
         raise Unreadable("corrupt PDF: no pages")
-    texts = []
+    from pypdf.errors import LimitReachedError
+
+    texts, over_limit = [], 0
     for number, page in enumerate(pages, start=1):
         try:
             raw = page.extract_text() or ""
+        except LimitReachedError as error:  # a page that inflates past pypdf's limits: a decompression bomb
+            logger.warning("Page %d of %s is over pypdf's decompression limits: %s", number, relpath, _one_line(error))
+            over_limit += 1
+            raw = ""
         except Exception as error:  # noqa: BLE001 - keep the other pages
             logger.warning("Could not extract page %d of %s: %s", number, relpath, _one_line(error))
             raw = ""
         texts.append(normalise_newlines(raw.replace("\x00", "")).strip())
+    if not any(texts) and not over_limit:
+        # pypdf's extract_text logs a decompression limit and returns "": ask the content itself.
+        for page in pages[:5]:
+            try:
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+            except LimitReachedError:
+                over_limit += 1
+            except Exception:  # noqa: BLE001 - other damage: "no text layer" is still the best guess
+                pass
+    if over_limit and not any(texts):
+        raise Unreadable(f"PDF content inflates past the decompression limit ({over_limit} of {len(texts)} pages; a decompression bomb?)")
     return texts
 
 

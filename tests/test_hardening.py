@@ -201,3 +201,41 @@ def test_an_upload_with_a_huge_text_is_refused_before_embedding(qa: QA, corpus: 
         qa.add_upload("line.txt", ("word " * 200_000).encode())
     assert time.process_time() - started < 5
     assert not (corpus / "line.txt").exists()
+
+
+# ------------------------------------------------------------------ messages that say what happened (item 9)
+def test_deeply_nested_html_and_pdf_bombs_are_named(tmp_path: Path) -> None:
+    import zlib
+
+    from pypdf.filters import ZLIB_MAX_OUTPUT_LENGTH
+
+    from qa.readers import read_file
+
+    nested = tmp_path / "nested.html"
+    nested.write_text("<html><body>" + "<div>" * 100_000 + "<p>The ferry leaves at 7:15 from the northern pier.</p>" + "</div>" * 100_000 + "</body></html>")
+    assert "nested too deeply" in read_file(nested, tmp_path)[1][0].reason
+
+    content = zlib.compress(b"0 0 m " * (ZLIB_MAX_OUTPUT_LENGTH // 3), 9)  # inflates to twice pypdf's limit
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        f"<< /Length {len(content)} /Filter /FlateDecode >>\nstream\n".encode() + content + b"\nendstream",
+    ]
+    data, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(data))
+        data += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(data)
+    data += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    data += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    data += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(data)
+    reason = read_file(bomb, tmp_path)[1][0].reason
+    assert "decompression" in reason and "scanned" not in reason
+
+
+def test_status_names_folders_without_their_location(seed_qa: QA) -> None:
+    status = seed_qa.status()
+    assert status["corpus"] == "corpus" and "/" not in status["index_dir"]
