@@ -9,8 +9,9 @@ FastAPI router; `qa.server.create_server` serves it beside the chat.
     GET    /api/health           {"status": "ok", articles, passages, ...}
 
 Every error is JSON `{"error": "<what to change>"}` with its status code: 400 (bad question or
-body), 403 (a cross-site write), 404, 413 (too large), 415 (unsupported file type), 500 (the
-details are only in the server log). Messages never carry absolute paths or tracebacks.
+body), 403 (a cross-site write; qa.web_policy applies the same rule to Gradio's routes), 404, 413
+(too large), 415 (unsupported file type), 503 (a removal that could not be saved, so was not made),
+500 (the details are only in the server log). Messages never carry absolute paths or tracebacks.
 The engine's blocking calls run in a thread pool, so the server keeps serving while one runs.
 """
 from __future__ import annotations
