@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from qa import QA
-    from qa.server import LOOPBACK_HOSTS, create_server
+    from qa.server import create_server
     from qa.settings import Settings
+    from qa.web_policy import allowed_hosts, exposure_warning
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log.info("Loading the index of %s", args.corpus)
@@ -95,19 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         qa = QA.from_folder(args.corpus, settings=settings)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 2
     log.info("Index: %s", qa.status())
-    local = args.host in LOOPBACK_HOSTS
-    if not local and args.auth is None:
-        log.warning(
-            "Listening on %s without --auth: anyone who can reach this machine can ask, upload and remove articles.",
-            args.host,
-        )
-    # On this machine only, refuse other Host names: a web page cannot reach the API by re-pointing its DNS name here.
-    allowed_hosts = ["127.0.0.1", "localhost"] if args.host in ("127.0.0.1", "localhost") else None
-    app = create_server(qa, auth=args.auth, allowed_hosts=allowed_hosts)
+    warning = exposure_warning(args.host, args.auth)
+    if warning:
+        log.warning("%s", warning)
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
+    # On this machine only, refuse other Host names (every loopback name: 127.0.0.1, localhost, [::1]):
+    # a web page cannot reach the API by re-pointing its DNS name here.
+    app = create_server(qa, auth=args.auth, allowed_hosts=allowed_hosts(args.host))
     log.info(
         "Serving the chat on %s (JSON API under %sapi/, %s)",
         url_for(args.host, args.port),

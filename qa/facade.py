@@ -7,9 +7,10 @@ they keep answering from the old index while a new one is being built.
 from __future__ import annotations
 
 import logging
+import numbers
+import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -24,13 +25,35 @@ from .answering import NOT_FOUND, hit_for
 from .embedding import Embedder
 from .lexical import LexicalIndex, terms
 from .passages import split_article
-from .readers import SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
+from .readers import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
 from .retrieval import RankedPassage, Retriever
 from .settings import Settings
 from .store import PROBE_TEXT, SENTENCE_VECTOR_TYPES, IndexDamaged, IndexStore, Snapshot
 from .types import Answer, Article, Hit, SkippedFile
 
 log = logging.getLogger(__name__)
+
+
+_STAGING_PREFIX = ".qa-upload-"
+
+
+def human_size(n: int) -> str:
+    """12 bytes, 3.4 kB, 20 MB: a size that never reads "0.0 MB"."""
+    if n < 1000:
+        return f"{n} byte{'s' if n != 1 else ''}"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:.1f} MB".replace(".0 MB", " MB")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class UploadTooLarge(ValueError):
@@ -45,6 +68,11 @@ class Retrieval:
     question: str  # cleaned
     question_vector: np.ndarray
     ranked: list[RankedPassage]
+
+
+class IndexNotSaved(RuntimeError):
+    """A change that could not be written to the index folder, so it was not made: a removal that
+    lived only in memory would come back at the next start."""
 
 
 class QuestionError(ValueError):
@@ -99,6 +127,11 @@ _FOLLOW_UP = re.compile(
 _MARKER = re.compile(r"\[\d+\]")
 _FOLLOW_UP_ANSWER_WORDS = 40
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Unpaired UTF-16 surrogates ("\\ud800" in JSON) are not text: the tokenizer and UTF-8 cannot encode them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+MAX_TOP_K = 100  # passages one ask() or search() may return
+MAX_HISTORY_TURNS = 100  # earlier turns in `history`
+MAX_HISTORY_ANSWER_CHARS = 100_000  # one earlier answer in `history` (answers are not read, only bounded)
 
 
 class QA:
@@ -126,38 +159,51 @@ class QA:
         embedder: Embedder | None = None,
     ) -> "QA":
         """Build, update or load the index of `corpus`, and return a ready QA."""
+        if not isinstance(corpus, (str, os.PathLike)) or not str(corpus).strip():
+            raise ValueError("No corpus folder given: pass the folder of articles, e.g. QA.from_folder(\"corpus\").")
         if settings is None:
             settings = Settings.from_env(corpus=corpus, index_dir=index_dir, model=model)
         else:
             settings = replace(settings, corpus=Path(corpus), index_dir=index_dir or settings.index_dir)
         qa = cls(settings, embedder)
+        qa.remove_upload_leftovers()
         qa.refresh()
         return qa
 
     def refresh(self) -> IndexReport:
         """Re-scan the corpus folder: embed new or changed articles, drop removed ones."""
+        if self.corpus.exists() and not self.corpus.is_dir():
+            raise FileNotFoundError(f"{self.corpus} is a file, not a folder: pass the folder that holds the articles.")
         if not self.corpus.is_dir():
             raise FileNotFoundError(f"Corpus folder {self.corpus} does not exist: create it and put articles in it.")
         with self._write_lock:
             started = time.perf_counter()
             old = self._current_or_saved()
-            articles, skipped = read_folder(self.corpus, prefer=old.article_index if old else ())
+            articles, skipped = read_folder(self.corpus, prefer=old.article_index if old else (), max_bytes=self.max_file_bytes)
             excluded = old.excluded if old else frozenset()
             articles = [a for a in articles if a.id not in excluded]
             return self._update(old, articles, skipped, excluded, started)
 
     def add(self, path: str | Path) -> IndexReport:
         """Copy an article file into the corpus (if it is not there yet) and index it."""
-        source = Path(path)
+        return self._add(Path(path), max_chars=None)
+
+    def _add(self, source: Path, max_chars: int | None) -> IndexReport:
         if not source.is_file():
             raise FileNotFoundError(f"No such file: {source}")
         if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
             allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
             raise ValueError(f"Cannot add {source.name}: unsupported file type (supported: {allowed})")
-        articles, skipped = read_file(source, source.parent)
+        articles, skipped = read_file(source, source.parent, self.max_file_bytes)
         if not articles:
             reason = skipped[0].reason if skipped else "no article found"
             raise ValueError(f"Cannot add {source.name}: {reason}")
+        chars = sum(len(a.text) for a in articles)
+        if max_chars is not None and chars > max_chars:
+            raise UploadTooLarge(
+                f"Cannot add {source.name}: its text is {chars:,} characters, over the {max_chars:,} one upload may index; "
+                "put it in the corpus folder and re-index, or split it"
+            )
         with self._write_lock:
             started = time.perf_counter()
             old = self._current_or_saved()
@@ -165,29 +211,66 @@ class QA:
             if all(a.text.strip() in known for a in articles):
                 copy_of = known[articles[0].text.strip()]
                 raise ValueError(f"Cannot add {source.name}: duplicate of {copy_of.path} ({copy_of.title})")
-            target = self._place_in_corpus(source)
-            relative = target.relative_to(self.corpus.resolve()).as_posix()
-            new_articles, skipped = read_file(target, self.corpus.resolve())
-            current = [a for a in (old.articles if old else ()) if a.path != relative]
-            articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
-            excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
-            return self._update(old, articles, skipped + duplicates, excluded, started)
+            target, created = self._place_in_corpus(source)
+            try:
+                relative = target.relative_to(self.corpus.resolve()).as_posix()
+                new_articles, skipped = read_file(target, self.corpus.resolve(), self.max_file_bytes)
+                current = [a for a in (old.articles if old else ()) if a.path != relative]
+                articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
+                excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
+                return self._update(old, articles, skipped + duplicates, excluded, started)
+            except BaseException:
+                if created:
+                    target.unlink(missing_ok=True)  # a file that could not be indexed must not stay to break the next start
+                raise
 
     def add_upload(self, filename: str, data: bytes) -> IndexReport:
         """Index an uploaded file: its name is sanitised, its size and type checked, and it is
-        stored only inside the corpus folder (whatever path the name claims)."""
-        name = safe_file_name(filename or "")
+        stored only inside the corpus folder (whatever path the name claims).
+
+        The bytes are staged in a hidden folder of the corpus (never read as an article), not in
+        the system's temporary folder: a server killed mid-upload leaves nothing behind in /tmp,
+        and the next start removes the staging folders of processes that no longer run."""
+        if not isinstance(filename, str):
+            raise ValueError(f"add_upload needs the file's name as text, not {type(filename).__name__}")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ValueError(f"add_upload needs the file's content as bytes, not {type(data).__name__} (open the file in binary mode)")
+        name = safe_file_name(filename)
         if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
             allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
             raise ValueError(f"Cannot add {name}: unsupported file type (supported: {allowed})")
         if len(data) > self.settings.max_upload_bytes:
-            raise UploadTooLarge(
-                f"Cannot add {name}: {len(data) / 1e6:.1f} MB is over the {self.settings.max_upload_bytes / 1e6:.0f} MB limit"
-            )
-        with tempfile.TemporaryDirectory(prefix="qa-upload-") as folder:
-            path = Path(folder) / name
+            raise UploadTooLarge(f"Cannot add {name}: {human_size(len(data))} is over the {human_size(self.settings.max_upload_bytes)} limit")
+        if not self.corpus.is_dir():
+            raise FileNotFoundError(f"The corpus folder {self.corpus.name} does not exist")
+        folder = self.corpus / f"{_STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+        folder.mkdir()
+        try:
+            path = folder / name
             path.write_bytes(data)
-            return self.add(path)
+            return self._add(path, max_chars=self.settings.max_upload_chars)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def remove_upload_leftovers(self) -> list[str]:
+        """Remove staging folders and partial copies left in the corpus by processes that were
+        killed during an upload; returns their names."""
+        removed = []
+        if not self.corpus.is_dir():
+            return removed
+        for path in self.corpus.iterdir():
+            if path.name.startswith(_STAGING_PREFIX):
+                pid = path.name[len(_STAGING_PREFIX):].partition("-")[0]
+                if pid.isdigit() and _process_alive(int(pid)):
+                    continue
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+            elif path.name.startswith(".") and path.name.endswith(".part") and time.time() - path.stat().st_mtime > 600:
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        if removed:
+            log.info("Removed %d leftovers of interrupted uploads from %s", len(removed), self.corpus.name)
+        return removed
 
     def remove(self, article_id: str) -> Article:
         """Drop an article from the index (its file stays; it is not indexed again)."""
@@ -198,23 +281,33 @@ class QA:
                 raise KeyError(f"No article with id {article_id!r}")
             article = old.articles[old.article_index[article_id]]
             remaining = [a for a in old.articles if a.id != article_id]
-            self._update(old, remaining, [], old.excluded | {article_id}, started)
+            report = self._update(old, remaining, [], old.excluded | {article_id}, started)
+            if report.not_saved:
+                self._install(old)  # memory and disk agree again: the article is still indexed
+                raise IndexNotSaved(f"Could not remove {article.path}: {report.not_saved.replace('; it is kept in memory only', '')}. Nothing was removed; free space or fix the folder's permissions and try again.")
             return article
 
-    def _place_in_corpus(self, source: Path) -> Path:
+    @property
+    def max_file_bytes(self) -> int:
+        """Largest article file read: the readers' default, or more when uploads may be larger."""
+        return max(MAX_FILE_BYTES, self.settings.max_upload_bytes)
+
+    def _place_in_corpus(self, source: Path) -> tuple[Path, bool]:
+        """Where `source` is in the corpus (copied there if it is not), and whether it was copied now."""
         corpus = self.corpus.resolve()
         resolved = source.resolve()
-        if resolved.is_relative_to(corpus):
-            return resolved
+        if resolved.is_relative_to(corpus) and not resolved.relative_to(corpus).as_posix().startswith(_STAGING_PREFIX):
+            return resolved, False
         name = safe_file_name(source.name)
         target = corpus / name
         if target.exists() and target.read_bytes() != source.read_bytes():
             target = corpus / f"{Path(name).stem}-{uuid.uuid4().hex[:8]}{Path(name).suffix}"
-        if not target.exists():
-            staging = corpus / f".{target.name}.{uuid.uuid4().hex}.part"
-            shutil.copyfile(source, staging)
-            staging.replace(target)
-        return target
+        if target.exists():
+            return target, False
+        staging = corpus / f".{target.name}.{uuid.uuid4().hex}.part"
+        shutil.copyfile(source, staging)
+        staging.replace(target)
+        return target, True
 
     def _current_or_saved(self) -> Snapshot | None:
         if self._state is not None:
@@ -284,8 +377,9 @@ class QA:
                 snapshot = self.store.load() or snapshot  # memory-mapped from the saved files
             except OSError as error:
                 # Disk full, read-only folder: keep answering from memory, and say so.
-                report.not_saved = f"the index could not be saved in {self.store.folder} ({error.strerror or error}); it is kept in memory only"
-                log.error("Index not saved: %s", report.not_saved)
+                # Named, not located: this message reaches web pages and API replies.
+                report.not_saved = f"the index could not be saved in {self.store.folder.name} ({error.strerror or type(error).__name__}); it is kept in memory only"
+                log.error("Index not saved in %s: %s", self.store.folder, error)
         self._install(snapshot)
         report.articles = len(snapshot.articles)
         report.passages = snapshot.passage_count
@@ -412,6 +506,7 @@ class QA:
         `history` is the conversation so far, as (question, answer) pairs or chat messages
         ({"role": "user", "content": ...}); it resolves follow-ups such as "And what does it import?".
         """
+        top_k = _count(top_k, "top_k", optional=True)
         answer, ranking = self.ask_with_ranking(question, history, k=top_k or 0)
         if top_k:
             answer.related = ranking[:top_k]
@@ -436,6 +531,8 @@ class QA:
         """The retrieval stage of `ask`, for answerers, evaluation and fitting scripts: the snapshot
         it read, the question's vector and the ranked passages (at least `k`)."""
         question = self._clean(question)
+        history = self.check_history(history)
+        k = _count(k, "k", low=0)
         snapshot, retriever = self._ready()
         query = contextual_query(question, history)
         vector = self.embedder.encode_query(question)
@@ -447,6 +544,7 @@ class QA:
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match `query` (dense and lexical, fused), best first."""
         query = self._clean(query)
+        k = _count(k, "k")
         snapshot, retriever = self._ready()
         ranked = retriever.retrieve(self.embedder.encode_query(query), query, k)
         return [hit_for(snapshot, r) for r in ranked]
@@ -474,13 +572,22 @@ class QA:
             "sentences": int(snapshot.sentences.shape[0]),
             "model": self.model_id,
             "dimension": snapshot.dimension,
-            "corpus": str(self.corpus),
-            "index_dir": str(self.store.folder),
+            # Names, not locations: the status reaches web pages (the Corpus tab) and API replies.
+            "corpus": self.corpus.resolve().name,
+            "index_dir": self.store.folder.name,
             "index_bytes": self.store.size_bytes(),
         }
 
     def _ready(self) -> tuple[Snapshot, Retriever]:
         state = self._state
+        if state is not None and state[0].files:
+            damage = state[0].damage()  # before the query touches a memory map: never a SIGBUS
+            if damage:
+                log.error("The index files changed under the running server (%s); rebuilding the index from the corpus.", damage)
+                with self._write_lock:
+                    if self._state is state:
+                        self._state = None
+                state = None
         if state is None:
             self.refresh()
             state = self._state
@@ -497,7 +604,51 @@ class QA:
                 f"The question is too long ({len(question)} characters); "
                 f"please keep it under {self.settings.max_question_chars}."
             )
+        if _SURROGATE.search(question):
+            raise QuestionError("The question holds invalid characters (unpaired UTF-16 surrogates such as \\ud800); send valid Unicode text.")
         return question
+
+    def check_history(self, history: Iterable[Any] | None) -> list[Any] | None:
+        """`history` as a list, or QuestionError: a list of (question, answer) pairs, chat messages
+        ({"role", "content"}) or earlier questions, at most MAX_HISTORY_TURNS turns, each earlier
+        question bounded like a question (it is embedded again for a follow-up)."""
+        if history is None:
+            return None
+        shape = 'history must be a list of (question, answer) pairs or {"role": ..., "content": ...} messages'
+        if isinstance(history, (str, bytes, dict)) or not isinstance(history, Iterable):
+            raise QuestionError(f"{shape}, not {type(history).__name__}.")
+        turns = []
+        for item in history:
+            turns.append(item)
+            if len(turns) > MAX_HISTORY_TURNS:
+                raise QuestionError(f"history is too long; send at most the last {MAX_HISTORY_TURNS} turns.")
+        limit = self.settings.max_question_chars
+        for item in turns:
+            if isinstance(item, str):
+                texts = [(item, limit)]
+            elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str) and (item[1] is None or isinstance(item[1], str)):
+                texts = [(item[0], limit), (item[1] or "", MAX_HISTORY_ANSWER_CHARS)]
+            elif isinstance(item, dict) and set(item) <= {"role", "content"} and isinstance(item.get("role"), str) and isinstance(item.get("content"), str):
+                texts = [(item["content"], limit if item["role"] == "user" else MAX_HISTORY_ANSWER_CHARS)]
+            else:
+                raise QuestionError(f"{shape}; one turn is a {type(item).__name__}.")
+            for text, most in texts:
+                if len(text) > most:
+                    raise QuestionError(f"A turn in history is too long ({len(text)} characters); keep earlier questions under {limit}.")
+                if _SURROGATE.search(text):
+                    raise QuestionError("history holds invalid characters (unpaired UTF-16 surrogates such as \\ud800); send valid Unicode text.")
+        return turns
+
+
+def _count(value: Any, name: str, *, low: int = 1, high: int = MAX_TOP_K, optional: bool = False) -> int | None:
+    """A whole number from `low` to `high` (None too when `optional`), or QuestionError naming `name`."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        small = isinstance(value, (int, float)) and not (isinstance(value, int) and value.bit_length() > 64)
+        shown = repr(value) if small or (isinstance(value, str) and len(value) <= 20) else f"a {type(value).__name__}"
+        raise QuestionError(f"{name} must be a whole number from {low} to {high}, not {shown}.")
+    return int(value)
 
 
 def contextual_query(question: str, history: Iterable[Any] | None) -> str:

@@ -9,8 +9,9 @@ FastAPI router; `qa.server.create_server` serves it beside the chat.
     GET    /api/health           {"status": "ok", articles, passages, ...}
 
 Every error is JSON `{"error": "<what to change>"}` with its status code: 400 (bad question or
-body), 403 (a cross-site write), 404, 413 (too large), 415 (unsupported file type), 500 (the
-details are only in the server log). Messages never carry absolute paths or tracebacks.
+body), 403 (a cross-site write; qa.web_policy applies the same rule to Gradio's routes), 404, 413
+(too large), 415 (unsupported file type), 503 (a removal that could not be saved, so was not made),
+500 (the details are only in the server log). Messages never carry absolute paths or tracebacks.
 The engine's blocking calls run in a thread pool, so the server keeps serving while one runs.
 """
 from __future__ import annotations
@@ -22,24 +23,25 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException  # FastAPI's is a subclass: this catches both
+from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 
-from .facade import QA, QuestionError, UploadTooLarge, safe_file_name
+from .facade import MAX_HISTORY_TURNS, QA, IndexNotSaved, QuestionError, UploadTooLarge, human_size, safe_file_name
 from .readers import SUPPORTED_EXTENSIONS
+from .web_policy import MAX_FILES, MULTIPART_OVERHEAD, same_origin
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 20
-MAX_HISTORY = 100  # turns in "history"
+MAX_HISTORY = MAX_HISTORY_TURNS  # turns in "history"
 MAX_ASK_BYTES = 1_000_000  # a JSON body of /api/ask
-MAX_FILES = 20  # files in one upload request
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the files' bytes
 DRAIN_BYTES = 64 * 1024 * 1024  # an over-limit body up to this size is read (and dropped) before the 413
 ERROR_MESSAGE = "Something went wrong on the server; its log has the details."
 ASK_FIELDS = {"question", "history", "top_k"}
@@ -72,19 +74,6 @@ def scrub(message: str) -> str:
     return _ABSOLUTE_PATH.sub("", str(message))
 
 
-def _same_origin(request: Request) -> bool:
-    """False for a browser request sent by another site (its Origin is not this server)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a cross-site browser request (curl, scripts, same-origin GET)
-    # Behind a proxy the page's host may arrive as X-Forwarded-Host (a browser cannot set that header cross-site).
-    hosts = {h.strip().lower() for h in (request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")) if h.strip()}
-    try:
-        return urlsplit(origin).netloc.lower() in hosts
-    except ValueError:
-        return False
-
-
 class JSONErrorRoute(APIRoute):
     """An API route whose every failure is `{"error": ...}`: validation errors become 400s,
     unexpected exceptions a logged 500, and cross-site writes (CSRF) a 403."""
@@ -93,7 +82,7 @@ class JSONErrorRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin(request.headers):
                 return error_response(403, "Cross-site requests cannot change or query the articles; call the API from this server's own page or a script.")
             try:
                 return await handler(request)
@@ -120,7 +109,7 @@ def validation_message(error: RequestValidationError) -> str:
 
 # ------------------------------------------------------------------ request bodies
 def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    return human_size(n)
 
 
 def _content_length(request: Request) -> int | None:
@@ -202,7 +191,7 @@ def parse_ask(body: bytes) -> tuple[str, list[Any] | None, int | None]:
         raise ApiError(400, f"Send a JSON object such as {ASK_EXAMPLE}.")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or a number of thousands of digits
         raise ApiError(400, f"The body is not valid JSON; send an object such as {ASK_EXAMPLE}.") from None
     if not isinstance(payload, dict):
         raise ApiError(400, f"The body must be a JSON object such as {ASK_EXAMPLE}.")
@@ -269,6 +258,8 @@ async def read_uploads(request: Request, max_bytes: int) -> list[tuple[str, byte
         raise ApiError(413, f"The upload is over the {_megabytes(max_bytes)} limit of one request; send large files one at a time.") from None
     except HTTPException as error:  # a malformed body or too many parts
         raise ApiError(400, f"The upload could not be read ({error.detail}); send up to {MAX_FILES} files in the field \"files\".") from None
+    except MultiPartException as error:  # no boundary, too many files, a header too long (a 5,000-character name)
+        raise ApiError(400, f"The upload could not be read ({error.message}); send up to {MAX_FILES} files in the field \"files\", with names under 255 characters.") from None
     try:
         values = form.getlist("files")
         if not values:
@@ -357,6 +348,8 @@ def build_router(qa: QA) -> APIRouter:
             article = qa.remove(article_id)
         except KeyError:
             raise ApiError(404, f"No article with id {article_id!r}; GET /api/articles lists them.") from None
+        except IndexNotSaved as error:  # not removed: it would come back at the next start
+            raise ApiError(503, str(error)) from None
         return {**article.summary(), "passages": passages}
 
     @router.get("/health")

@@ -18,8 +18,9 @@ import io
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Collection, Any
 
@@ -68,12 +69,12 @@ class _Located:
 # --------------------------------------------------------------------------- public API
 
 
-def read_folder(root: Path, prefer: Collection[str] = ()) -> tuple[list[Article], list[SkippedFile]]:
+def read_folder(root: Path, prefer: Collection[str] = (), max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Article], list[SkippedFile]]:
     """Read every supported file under `root` (recursively, sorted, hidden entries ignored).
 
     Never raises for a bad file: problems come back as `SkippedFile`s. Articles whose text
     repeats another are kept once (see `drop_duplicates`; ids in `prefer` win, e.g. those
-    already indexed).
+    already indexed). Files over `max_bytes` are skipped.
     """
     root = Path(root)
     if not root.is_dir():
@@ -82,7 +83,7 @@ def read_folder(root: Path, prefer: Collection[str] = ()) -> tuple[list[Article]
     skipped: list[SkippedFile] = []
     files = list(_visible_files(root))
     for path in files:
-        items, skips = _read_located(path, root)
+        items, skips = _read_located(path, root, max_bytes)
         located.extend(items)
         skipped.extend(skips)
     articles, duplicates = _drop_duplicates(located, prefer)
@@ -112,9 +113,9 @@ def _drop_duplicates(located: list[_Located], prefer: Collection[str]) -> tuple[
     return articles, skipped
 
 
-def read_file(path: Path, root: Path) -> tuple[list[Article], list[SkippedFile]]:
+def read_file(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Article], list[SkippedFile]]:
     """Read one file (a feed may hold many articles); never raises for bad content."""
-    located, skipped = _read_located(Path(path), Path(root))
+    located, skipped = _read_located(Path(path), Path(root), max_bytes)
     return [item.article for item in located], skipped
 
 
@@ -170,7 +171,7 @@ def _skip(location: str, reason: str) -> SkippedFile:
     return SkippedFile(location, reason)
 
 
-def _read_located(path: Path, root: Path) -> tuple[list[_Located], list[SkippedFile]]:
+def _read_located(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[_Located], list[SkippedFile]]:
     """Dispatch on extension; turn every failure into a SkippedFile."""
     relpath = _relative(path, root)
     extension = path.suffix.lower()
@@ -180,16 +181,43 @@ def _read_located(path: Path, root: Path) -> tuple[list[_Located], list[SkippedF
         return [], [_skip(relpath, f"unsupported file type {kind}")]
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return [], [_skip(relpath, f"too large ({size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB a file)")]
-        return reader(path, relpath)
+        if size > max_bytes:
+            return [], [_skip(relpath, f"too large ({size / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB a file)")]
+        located, skipped = reader(path, relpath)
     except Unreadable as error:
         return [], [_skip(relpath, str(error))]
     except OSError as error:
         return [], [_skip(relpath, f"cannot read file: {error.strerror or error}")]
+    except RecursionError:
+        return [], [_skip(relpath, "too deeply nested to read")]
     except Exception as error:  # noqa: BLE001 - one bad file must not stop the corpus
         logger.debug("Unexpected error reading %s", relpath, exc_info=True)
         return [], [_skip(relpath, f"unexpected error: {type(error).__name__}: {error}")]
+    kept = []
+    for item in located:
+        article = _valid_unicode(item.article)
+        try:
+            content_hash(article)  # everything downstream encodes the article as UTF-8
+        except Exception as error:  # noqa: BLE001 - skipped, never a build that cannot start
+            skipped.append(_skip(item.location, f"cannot be encoded as text: {type(error).__name__}"))
+            continue
+        kept.append(_Located(item.location, article))
+    return kept, skipped
+
+
+# Unpaired UTF-16 surrogates: JSON escapes such as "\\ud800", or YAML's, decode to them, and no
+# UTF-8 encoder (hashing, the tokenizer, saving) accepts them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _valid_unicode(article: Article) -> Article:
+    """The article with each unpaired surrogate replaced by U+FFFD (one character for one, so
+    offsets do not move)."""
+    changes = {}
+    for key, value in vars(article).items():
+        if isinstance(value, str) and _SURROGATE.search(value):
+            changes[key] = _SURROGATE.sub("\ufffd", value)
+    return replace(article, **changes) if changes else article
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -377,9 +405,15 @@ def markdown_heading(text: str) -> str | None:
 
 def _read_html(path: Path, relpath: str) -> tuple[list[_Located], list[SkippedFile]]:
     html = decode_text(path.read_bytes())
-    document = _extract_html(html)
+    try:
+        document = _extract_html(html)
+    except Unreadable:
+        document = {}
     text = normalise_newlines(document.get("text") or "").strip()
     if not text:
+        depth = html_depth(html)
+        if depth > MAX_HTML_DEPTH:
+            raise Unreadable(f"HTML nested too deeply to read ({depth:,} levels; parsers stop at {MAX_HTML_DEPTH})")
         raise Unreadable("no article text found in HTML")
     url = _clean_string(document.get("url"))
     url = url if _is_url(url) else None
@@ -394,6 +428,23 @@ def _read_html(path: Path, relpath: str) -> tuple[list[_Located], list[SkippedFi
         url=url,
     )
     return [_Located(relpath, article)], []
+
+
+MAX_HTML_DEPTH = 255  # libxml2, under lxml and trafilatura, stops nesting elements here
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^>]*?(/?)>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+def html_depth(html: str) -> int:
+    """The deepest nesting of elements (unclosed ones count), to name why no text was found."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(html):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _extract_html(html: str) -> dict[str, Any]:
@@ -466,14 +517,33 @@ def _pdf_page_texts(reader: Any, relpath: str) -> list[str]:
         raise Unreadable(f"corrupt PDF: {_one_line(error) or type(error).__name__}") from error
     if not pages:
         raise Unreadable("corrupt PDF: no pages")
-    texts = []
+    from pypdf.errors import LimitReachedError
+
+    texts, over_limit = [], 0
     for number, page in enumerate(pages, start=1):
         try:
             raw = page.extract_text() or ""
+        except LimitReachedError as error:  # a page that inflates past pypdf's limits: a decompression bomb
+            logger.warning("Page %d of %s is over pypdf's decompression limits: %s", number, relpath, _one_line(error))
+            over_limit += 1
+            raw = ""
         except Exception as error:  # noqa: BLE001 - keep the other pages
             logger.warning("Could not extract page %d of %s: %s", number, relpath, _one_line(error))
             raw = ""
         texts.append(normalise_newlines(raw.replace("\x00", "")).strip())
+    if not any(texts) and not over_limit:
+        # pypdf's extract_text logs a decompression limit and returns "": ask the content itself.
+        for page in pages[:5]:
+            try:
+                contents = page.get_contents()
+                if contents is not None:
+                    contents.get_data()
+            except LimitReachedError:
+                over_limit += 1
+            except Exception:  # noqa: BLE001 - other damage: "no text layer" is still the best guess
+                pass
+    if over_limit and not any(texts):
+        raise Unreadable(f"PDF content inflates past the decompression limit ({over_limit} of {len(texts)} pages; a decompression bomb?)")
     return texts
 
 

@@ -29,12 +29,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from .facade import QA  # noqa: E402
 from .http_api import build_router  # noqa: E402
+from .web_policy import WebPolicyMiddleware, enforce_gradio_file_checks  # noqa: E402
 from .webui import CSS, build_app  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 REALM = "qa"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def basic_auth_header(user: str, password: str) -> str:
@@ -102,12 +102,17 @@ def create_server(
     gradio_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """The FastAPI app: `/api/*` and the chat at "/". `auth` = (user, password) protects every route;
-    `allowed_hosts` (Host header names) guards against DNS rebinding when serving on this machine only."""
+    `allowed_hosts` (Host header names, `qa.web_policy.allowed_hosts`) guards against DNS rebinding
+    when serving on this machine only."""
     app = FastAPI(title="qa", description="Answers from your articles, with citations.", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.include_router(build_router(qa))  # before the mount at "/", which takes every other path
     options = dict(css=CSS, max_file_size=qa.settings.max_upload_bytes, show_error=True)
     options.update(gradio_options or {})
-    app = gr.mount_gradio_app(app, build_app(qa), path="/", **options)
+    blocks = build_app(qa)
+    app = gr.mount_gradio_app(app, blocks, path="/", **options)
+    enforce_gradio_file_checks(blocks)
+    # One Origin policy and one set of upload limits for every route, ours and Gradio's (qa.web_policy).
+    app.add_middleware(WebPolicyMiddleware, max_upload_bytes=qa.settings.max_upload_bytes)
     if auth is not None:
         user, password = auth
         if not user or not password:

@@ -45,6 +45,9 @@ class Settings:
     answerer: str = "reader"
     max_question_chars: int = 2000
     max_upload_bytes: int = 20_000_000
+    # Text one upload may index: embedding costs about 3 minutes of CPU per million characters
+    # on 2 cores, spent while the write lock is held. Larger texts go in the corpus folder (re-index).
+    max_upload_chars: int = 500_000
     progress_bar_above: int = 300  # passages
     # Stored type of sentence vectors: "float16" halves 80% of the index (memory and disk) at no
     # measured cost in accuracy (README, benchmarks/README.md); "float32" keeps full precision.

@@ -2,9 +2,11 @@
 
 Each save writes a complete new generation folder beside the old one, then switches the
 `CURRENT` pointer with an atomic rename, so a build that is interrupted at any point leaves the
-previous index usable. Vectors are loaded memory-mapped. A manifest records what the vectors
-depend on (format, model, dimension, passage settings, a probe vector) and each article's content
-hash, which is what incremental updates compare against.
+previous index usable. A manifest records what the vectors depend on (format, model, dimension,
+passage settings, a probe vector), each article's content hash, which is what incremental updates
+compare against, and each file's size and CRC-32, checked before anything is read: a damaged
+index is rebuilt, never served. Arrays are read into memory, or memory-mapped above
+`MAP_ABOVE_BYTES` a file; values are validated at load (finite vectors, rows within their articles).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import os
 import shutil
 import time
 import uuid
+import zlib
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +38,16 @@ FORMAT_VERSION = 2
 # passage vectors, scanned whole by exact search, stay float32.
 SENTENCE_VECTOR_TYPES = {"float16": np.dtype(np.float16), "float32": np.dtype(np.float32)}
 _CURRENT = "CURRENT"
+# Vector and table files up to this size are read into memory at load, fully checksummed and
+# checked for finite values; larger ones are memory-mapped, and their checksum covers a fixed
+# sample of blocks (the full pass over a 6 GB index would add seconds to every start). A file
+# read into memory cannot fault a query when it is damaged on disk later; a mapped one could
+# (SIGBUS on a truncated file), so `Snapshot.damage()` compares each file's size and time with
+# what was loaded before every query, and the facade rebuilds instead of reading past the end.
+MAP_ABOVE_BYTES = 256_000_000
+_SAMPLE_BLOCKS = 64
+_BLOCK = 1 << 16
+_ARRAYS = ("passages.npy", "sentences.npy", "passage_vectors.npy", "sentence_vectors.npy")
 
 
 class IndexDamaged(Exception):
@@ -59,6 +72,22 @@ class Snapshot:
     excluded: frozenset[str] = field(default_factory=frozenset)
     # The approximate passage index (qa.ann.AnnIndex) saved with a large snapshot, else None.
     ann: Any = field(default=None, compare=False, repr=False)
+    # The array files it was loaded from, as (path, bytes, inode, mtime ns), for `damage()`.
+    files: tuple[tuple[str, int, int, int], ...] = field(default=(), compare=False, repr=False)
+
+    def damage(self) -> str | None:
+        """Why a file of this snapshot changed in place (truncated, grown or rewritten) since it was
+        loaded, or None. Four stat calls: cheap enough before every query, and a memory-mapped file
+        is never read past a new end (SIGBUS). A file replaced or deleted by a newer save is fine:
+        a mapping keeps the old one."""
+        for path, size, inode, mtime in self.files:
+            try:
+                now = os.stat(path)
+            except OSError:  # gone or moved (a newer save, a moved folder): what was loaded stays valid
+                continue
+            if now.st_ino == inode and (now.st_size != size or now.st_mtime_ns != mtime):
+                return f"{Path(path).name} changed on disk while in use ({now.st_size} bytes, {size} expected)"
+        return None
 
     @cached_property
     def article_index(self) -> dict[str, int]:
@@ -162,10 +191,18 @@ class IndexStore:
         for record in records:
             record["page_starts"] = tuple(record.get("page_starts") or ())
             articles.append(Article(**record))
-        passages = np.load(generation / "passages.npy", mmap_mode="r")
-        sentences = np.load(generation / "sentences.npy", mmap_mode="r")
-        passage_vectors = np.load(generation / "passage_vectors.npy", mmap_mode="r")
-        sentence_vectors = np.load(generation / "sentence_vectors.npy", mmap_mode="r")
+        _verify_files(generation, manifest.get("files"))
+        arrays, files = {}, []
+        for name in _ARRAYS:
+            path = generation / name
+            info = path.stat()
+            files.append((str(path), info.st_size, info.st_ino, info.st_mtime_ns))
+            if info.st_size > MAP_ABOVE_BYTES:
+                arrays[name] = np.load(path, mmap_mode="r")
+            else:
+                arrays[name] = np.load(path)  # in memory: damage on disk later cannot reach a query
+        passages, sentences = arrays["passages.npy"], arrays["sentences.npy"]
+        passage_vectors, sentence_vectors = arrays["passage_vectors.npy"], arrays["sentence_vectors.npy"]
         lexical = LexicalIndex.load(generation / "bm25")
         snapshot = Snapshot(
             articles=tuple(articles),
@@ -180,6 +217,7 @@ class IndexStore:
             passage_settings=PassageSettings(**manifest["passage_settings"]),
             probe=tuple(manifest["probe"]),
             excluded=frozenset(manifest.get("excluded", ())),
+            files=tuple(files),
         )
         _check(snapshot, manifest)
         ann_file = generation / "passage_vectors.ivf"
@@ -271,6 +309,7 @@ class IndexStore:
                 for a, h, n in zip(snapshot.articles, snapshot.hashes, counts)
             ],
             "excluded": sorted(snapshot.excluded),
+            "files": _file_sums(folder),
         }
         # The manifest is written last: a generation without one is incomplete.
         with open(folder / "manifest.json", "w", encoding="utf-8") as handle:
@@ -305,6 +344,58 @@ def _read_texts(path: Path, records: list[dict]) -> None:
             view.release()
 
 
+def _crc(path: Path, size: int) -> int:
+    """CRC-32 of the whole file, or of `_SAMPLE_BLOCKS` evenly spaced blocks (and the last one)
+    of a file that is memory-mapped rather than read."""
+    crc = 0
+    with open(path, "rb") as handle:
+        if size <= MAP_ABOVE_BYTES:
+            while chunk := handle.read(1 << 22):
+                crc = zlib.crc32(chunk, crc)
+            return crc
+        for i in range(_SAMPLE_BLOCKS + 1):
+            handle.seek(min(i * (size // _SAMPLE_BLOCKS), max(size - _BLOCK, 0)))
+            crc = zlib.crc32(handle.read(_BLOCK), crc)
+    return crc
+
+
+def _file_sums(folder: Path) -> dict[str, dict[str, int]]:
+    """Size and checksum of every file of a generation (the manifest's "files")."""
+    sums = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        size = path.stat().st_size
+        sums[path.relative_to(folder).as_posix()] = {"bytes": size, "crc32": _crc(path, size)}
+    return sums
+
+
+def _verify_files(generation: Path, sums: dict[str, dict[str, int]] | None) -> None:
+    """IndexDamaged unless every file has the size and checksum the manifest records (indexes
+    written before checksums were recorded have none to compare)."""
+    if sums is None:
+        log.info("The index at %s records no checksums; it is checked by its values only", generation.parent.name)
+        return
+    for name, expected in sums.items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexDamaged(f"{name} is missing")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise IndexDamaged(f"{name} is {size} bytes, the manifest says {expected['bytes']} (truncated or overwritten)")
+        if _crc(path, size) != expected["crc32"]:
+            raise IndexDamaged(f"{name} does not match its checksum (its content changed)")
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """No NaN or infinity: every row of an array in memory, evenly spaced blocks of rows of a
+    memory-mapped one (as its checksum: a full pass would read gigabytes at every start)."""
+    rows = array.shape[0]
+    if not isinstance(array, np.memmap):
+        return bool(np.isfinite(array).all())
+    block = 256
+    starts = range(0, rows, max(block, rows // _SAMPLE_BLOCKS))
+    return all(np.isfinite(array[i : i + block]).all() for i in [*starts, max(rows - block, 0)])
+
+
 def _check(snapshot: Snapshot, manifest: dict) -> None:
     """Raise IndexDamaged unless the arrays agree with each other and with the manifest."""
     n_articles, dim = len(snapshot.articles), snapshot.dimension
@@ -331,9 +422,18 @@ def _check(snapshot: Snapshot, manifest: dict) -> None:
         article = passages[:, 0]
         if article.min() < 0 or article.max() >= n_articles:
             problems.append("a passage points to a missing article")
-        elif (passages[:, 2] > lengths[article]).any() or (passages[:, 1] > passages[:, 2]).any():
+        elif (passages[:, 1] < 0).any() or (passages[:, 2] > lengths[article]).any() or (passages[:, 1] > passages[:, 2]).any():
             problems.append("passage offsets fall outside their article")
-        elif passages[:, 4].max() > sentences.shape[0] or (passages[:, 3] >= passages[:, 4]).any():
+        elif passages[:, 4].max() > sentences.shape[0] or (passages[:, 3] >= passages[:, 4]).any() or passages[:, 3].min() < 0:
             problems.append("passage sentence ranges are invalid")
+    if not problems and sentences.shape[0]:
+        lengths = np.array([len(a.text) for a in snapshot.articles], dtype=np.int64)
+        article = sentences[:, 0]
+        if article.min() < 0 or article.max() >= n_articles:
+            problems.append("a sentence points to a missing article")
+        elif (sentences[:, 1] < 0).any() or (sentences[:, 2] > lengths[article]).any() or (sentences[:, 1] > sentences[:, 2]).any():
+            problems.append("sentence offsets fall outside their article")
+    if not problems and not (_all_finite(snapshot.passage_vectors) and _all_finite(snapshot.sentence_vectors)):
+        problems.append("vectors hold NaN or infinite values")
     if problems:
         raise IndexDamaged("; ".join(problems))

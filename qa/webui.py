@@ -45,6 +45,7 @@ import gradio as gr  # noqa: E402
 from .facade import QA, QuestionError  # noqa: E402
 from .readers import SUPPORTED_EXTENSIONS  # noqa: E402
 from .types import Answer, Article, Citation, Hit  # noqa: E402
+from .web_policy import received_uploads  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -782,7 +783,9 @@ def build_app(qa: QA, examples: Iterable[str] = EXAMPLES) -> gr.Blocks:
         yield from retry_stream(qa, messages, turns)
 
     def upload(files: list[str] | None, progress=gr.Progress()):
-        lines = add_files(qa, files, lambda fraction, description: progress(fraction, desc=description))
+        files, refused = received_uploads(app.upload_file_set, files)  # never a path Gradio did not receive
+        lines = [(False, f"Not added: {name}", "it was not uploaded through this page") for name in refused]
+        lines += add_files(qa, files, lambda fraction, description: progress(fraction, desc=description))
         try:
             title = upload_title(lines, qa.status())
         except Exception:

@@ -191,7 +191,7 @@ def test_adding_an_article_updates_the_saved_index_without_training(corpus, inde
     assert len(snapshot.ann) == snapshot.passage_count == len(before) + 1
     assert np.array_equal(snapshot.ann.centroids, centroids)
     # Loaded from the new generation: the index and the vectors it re-scores with are the saved ones.
-    assert snapshot.ann.vectors is snapshot.passage_vectors and isinstance(snapshot.passage_vectors, np.memmap)
+    assert snapshot.ann.vectors is snapshot.passage_vectors  # shared, not copied (in memory below MAP_ABOVE_BYTES)
     assert (IndexStore(index_dir).current_generation() / "passage_vectors.ivf").is_file()
 
     hits = qa.search("When does the winter ferry to Halden leave?", 3)

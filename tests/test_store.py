@@ -23,8 +23,10 @@ def test_reload_uses_saved_vectors(qa: QA, corpus: Path, index_dir: Path, embedd
     report = again.last_report
     assert (report.added, report.updated, report.removed, report.rebuilt) == ([], [], [], False)
     snapshot = again._state[0]
-    assert isinstance(snapshot.passage_vectors, np.memmap)
+    # Small arrays are read into memory (damage on disk cannot fault a query); above MAP_ABOVE_BYTES they are mapped.
+    assert isinstance(snapshot.passage_vectors, np.ndarray) and not isinstance(snapshot.passage_vectors, np.memmap)
     manifest = json.loads((IndexStore(index_dir).current_generation() / "manifest.json").read_text())
+    assert {"bytes", "crc32"} <= set(manifest["files"]["passage_vectors.npy"])
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
     assert manifest["passage_settings"] == {"max_tokens": 200, "overlap_sentences": 1, "with_title": True}
     assert len(manifest["articles"][0]["hash"]) == 64
