@@ -1,7 +1,8 @@
 """Command line: `python -m qa index|ask|search|articles|add|remove ...`, a thin shell over `QA`.
 
-Exit codes: 0 success (an answer that says "not in the articles" is a success), 2 bad usage or
-a bad question, 3 missing corpus, file or model, 4 an article that cannot be added or removed.
+Exit codes: 0 success (an answer that says "not in the articles" is a success), 1 stdout closed
+early (piped into `head`; no traceback), 2 bad usage or a bad question, 3 missing corpus, file or
+model, 4 an article that cannot be added or removed.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_BAD_ARTICLE = 0, 2, 3, 4
+EXIT_BROKEN_PIPE = 1  # the reader of stdout went away (`python -m qa articles | head`)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +59,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; output piped into a reader that stops early (`| head`) ends quietly."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # also after --help's SystemExit: a closed pipe shows here, not at interpreter exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # As the Python docs recommend (library/signal.html, "Note on SIGPIPE"): point stdout at
+        # devnull so the flush at exit does not raise again, and exit with an error status.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose or args.command == "index" else logging.WARNING,

@@ -11,13 +11,22 @@ same vectors (fp32), embeds a question 2–3× faster on this project's 2-core m
 of 10). A model that cannot be exported (not mean-pooled, no onnxruntime) runs on torch, with a
 warning. `backend="torch"` is sentence-transformers as is; `onnx-int8` is dynamically quantised
 (per channel; needs the onnx package). Numbers: benchmarks/README.md.
+
+The export is kept under a name made of the model's content (file names, sizes, the small files'
+bytes and samples of the weights) and the versions of the packages that make it (torch, onnx,
+onnxruntime), not of where the model is installed: every virtualenv has its own copy of the bundled
+model, and each would otherwise export it again. The one-time export (about 10 s) is announced
+with a warning first, so a first start does not look hung.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import logging
 import os
 import warnings
+from importlib import metadata
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +61,7 @@ class Embedder:
         self.backend = backend
         self._model = None
         self._onnx = None
+        self.onnx_path: Path | None = None  # the exported model in use; None when running on torch
         path = resolve_model_path(model)
         exported = _cached_export(path, backend)
         if exported is not None:
@@ -62,21 +72,29 @@ class Embedder:
                 exported.unlink(missing_ok=True)
                 exported = None
         if exported is not None:
+            self.onnx_path = exported
             # Exported before: no torch, no sentence-transformers (a start in about 1 s instead of 10).
             self._tokenizer = FastTokenizer(Path(path))
             self.dimension = _pooling_dimension(Path(path))
             seq_length = self._tokenizer.max_length
         else:
+            if backend != "torch" and OnnxModel.exportable(path):
+                log.warning(
+                    "One-time setup: exporting the embedding model for ONNX Runtime into %s "
+                    "(about 10 s; later starts, in any virtualenv, reuse it)", export_folder(path)
+                )
             self._model = _load_sentence_transformer(model, path)
             self.dimension = int(self._model.get_embedding_dimension())
             seq_length = int(self._model.max_seq_length)
             self._tokenizer = HFTokenizer(self._model.tokenizer, seq_length)
             if backend != "torch":
                 try:
-                    self._onnx = OnnxModel(OnnxModel.export(self._model, path, quantized=backend == "onnx-int8"))
+                    self.onnx_path = OnnxModel.export(self._model, path, quantized=backend == "onnx-int8")
+                    self._onnx = OnnxModel(self.onnx_path)
                 except Exception as error:  # noqa: BLE001 - any model or runtime qa cannot export still works on torch
                     log.warning("Embedding with torch instead of %s: %s", backend, error)
                     self.backend = "torch"
+                    self.onnx_path = None
         # Room left for the special tokens ([CLS], [SEP]) the model adds to every input.
         self.max_tokens = seq_length - 2
         self._encode_query_cached = lru_cache(maxsize=1024)(self._encode_query)
@@ -206,6 +224,46 @@ def _cache_folder() -> Path:
     return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
 
 
+# Changing how the model is exported (opset, inputs, outputs) must change every cache key.
+EXPORT_FORMAT = "qa-onnx-1;opset=17;inputs=input_ids,attention_mask,token_type_ids;output=last_hidden_state"
+# The packages whose versions can change the exported or quantised file.
+EXPORT_PACKAGES = ("torch", "onnx", "onnxruntime")
+# Files up to this size are hashed whole (configs, tokenizer, vocabulary); bigger ones (the
+# weights) by their size and evenly spaced samples, so a start does not read 90 MB to find its cache.
+_WHOLE_FILE_BYTES = 4 << 20
+_SAMPLES, _SAMPLE_BYTES = 16, 64 << 10
+
+
+def export_folder(model_path: str) -> Path:
+    """The cache folder of a model's ONNX export: named by the model's content and the versions
+    of the exporting packages, so copies of one model in different places (virtualenvs) share it."""
+    digest = hashlib.sha256(EXPORT_FORMAT.encode())
+    for package in EXPORT_PACKAGES:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"|{package}={version}".encode())
+    root = Path(model_path)
+    files = sorted(
+        (f for f in root.rglob("*") if f.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts)),
+        key=lambda f: f.relative_to(root).as_posix(),
+    )
+    if not files:  # not a folder (a hub name): the name is all there is
+        digest.update(f"|name={model_path}".encode())
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"|{file.relative_to(root).as_posix()}:{size}:".encode())
+        with file.open("rb") as handle:
+            if size <= _WHOLE_FILE_BYTES:
+                digest.update(handle.read())
+                continue
+            for i in range(_SAMPLES):
+                handle.seek((size - _SAMPLE_BYTES) * i // (_SAMPLES - 1))
+                digest.update(handle.read(_SAMPLE_BYTES))
+    return _cache_folder() / "onnx" / digest.hexdigest()[:16]
+
+
 class OnnxModel:
     """The model's transformer exported to ONNX and run by ONNX Runtime; mean pooling and
     normalisation as in sentence-transformers (checked at load: the pooling must be mean)."""
@@ -225,12 +283,18 @@ class OnnxModel:
         self.max_batch_tokens = MAX_BATCH_TOKENS
 
     @staticmethod
-    def _folder(model_path: str) -> Path:
-        import hashlib
-
-        weights = sorted(Path(model_path).glob("*.safetensors")) + sorted(Path(model_path).glob("*.bin"))
-        stamp = "|".join(f"{w.resolve()}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights) or str(model_path)
-        return _cache_folder() / "onnx" / hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    def exportable(model_path: str) -> bool:
+        """Whether ONNX Runtime is installed and the model folder is a mean-pooled
+        sentence-transformers model with a fast tokenizer (what `export` and a cached start need)."""
+        path = Path(model_path)
+        pooling = path / "1_Pooling" / "config.json"
+        if importlib.util.find_spec("onnxruntime") is None or not (path / "tokenizer.json").is_file() or not pooling.is_file():
+            return False
+        try:
+            config = json.loads(pooling.read_text())
+        except (OSError, ValueError):
+            return False
+        return config.get("pooling_mode") == "mean" or bool(config.get("pooling_mode_mean_tokens"))
 
     @classmethod
     def cached(cls, model_path: str, quantized: bool = False) -> Path | None:
@@ -238,7 +302,7 @@ class OnnxModel:
         path = Path(model_path)
         if not (path / "tokenizer.json").is_file() or not (path / "1_Pooling" / "config.json").is_file():
             return None
-        target = cls._folder(model_path) / ("model-int8.onnx" if quantized else "model.onnx")
+        target = export_folder(model_path) / ("model-int8.onnx" if quantized else "model.onnx")
         return target if target.is_file() else None
 
     @classmethod
@@ -248,7 +312,7 @@ class OnnxModel:
         mean = pooling.get("pooling_mode") == "mean" or pooling.get("pooling_mode_mean_tokens", False)
         if len(model) > 3 or not mean:
             raise ValueError("the ONNX backend supports mean-pooled models (like all-MiniLM-L6-v2) only")
-        folder = cls._folder(model_path)
+        folder = export_folder(model_path)
         fp32 = folder / "model.onnx"
         target = folder / ("model-int8.onnx" if quantized else "model.onnx")
         if not target.is_file():

@@ -6,6 +6,10 @@ text encodings and broken inputs. A corpus is whatever people dropped into a fol
 so one bad file must never stop the rest from loading: every failure becomes a
 `SkippedFile` with a short reason a person can act on, and is logged.
 
+Markup is read, not indexed: an article's text is what answers quote and citations point
+into, so Markdown is parsed (markdown-it-py, CommonMark) into plain text and HTML reduced to
+its main text; no '#', '**' or link syntax reaches an answer or a source.
+
 Ids are derived from the file's path inside the corpus (plus the record key for
 JSON feeds), so they are stable across runs and machines.
 """
@@ -361,12 +365,14 @@ def _read_markdown(path: Path, relpath: str) -> tuple[list[_Located], list[Skipp
     except Exception as error:  # yaml errors have several types
         raise Unreadable(f"invalid front matter: {_one_line(error)}") from error
     meta = post.metadata if isinstance(post.metadata, dict) else {}
-    text = post.content.strip()
+    document = markdown_to_text(post.content)
+    text = document.text
     if not text:
         raise Unreadable("no text after front matter")
     url = _first_value(meta, ("url", "source"), _clean_string)
     url = url if _is_url(url) else None
-    title = _clean_string(meta.get("title")) or markdown_heading(text) or first_line(text)
+    heading = _shorten(document.heading, TITLE_MAX_CHARS) if document.heading else None
+    title = _clean_string(meta.get("title")) or heading or first_line(text)
     article = Article(
         id=article_id(relpath),
         title=title,
@@ -380,24 +386,101 @@ def _read_markdown(path: Path, relpath: str) -> tuple[list[_Located], list[Skipp
     return [_Located(relpath, article)], []
 
 
-def markdown_heading(text: str) -> str | None:
-    """Text of the first ATX heading ("# Title") outside code fences, if any."""
-    in_fence = False
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
-        level = len(stripped) - len(stripped.lstrip("#"))
-        if 1 <= level <= 6 and (len(stripped) == level or stripped[level] in " \t"):
-            heading = stripped[level:].strip()
-            if heading.endswith("#") and (heading.rstrip("#") == "" or heading.rstrip("#")[-1] in " \t"):
-                heading = heading.rstrip("#").strip()
-            if heading:
-                return _shorten(heading, TITLE_MAX_CHARS)
-    return None
+@dataclass(frozen=True)
+class MarkdownText:
+    """A Markdown document read as plain text, and the text of its first heading (if any)."""
+
+    text: str
+    heading: str | None
+
+
+def markdown_to_text(source: str) -> MarkdownText:
+    """Plain text of a Markdown document, parsed as CommonMark (+ tables, strikethrough).
+
+    Headings lose their '#', emphasis and strikethrough their marks, links and images become
+    their text, inline code its backticks; code blocks are kept verbatim, HTML blocks as their
+    text. Every heading, paragraph, list item, code block and table is its own paragraph (a blank
+    line between): paragraphs are where sentences end downstream, and the sentence splitter does
+    not end one at a line break, so list items on lines of one paragraph would be quoted as one
+    run-on sentence. List markers are dropped (the splitter reads a leading "1." as a sentence of
+    its own); a table's rows are lines of one paragraph (its header stays with its rows), cells
+    joined by " | ". Soft line breaks stay newlines, as in the source.
+    """
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    blocks: list[list[str]] = []  # paragraphs, each a list of lines
+    heading: str | None = None
+    row: list[str] | None = None  # cells of the table row being read
+    in_table = in_heading = False
+
+    def add(text: str) -> None:
+        text = text.strip()
+        if text:
+            blocks.append([text])
+
+    for token in parser.parse(source):
+        kind = token.type
+        if kind == "heading_open":
+            in_heading = True
+        elif kind == "heading_close":
+            in_heading = False
+        elif kind == "table_open":
+            in_table = True
+            blocks.append([])
+        elif kind == "table_close":
+            in_table = False
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            if any(row) and in_table:
+                blocks[-1].append(" | ".join(row))
+            row = None
+        elif kind == "inline":
+            text = _markdown_inline(token.children or [])
+            if row is not None:
+                row.append(" ".join(text.split()))
+                continue
+            if in_heading and heading is None and text.strip():
+                heading = " ".join(text.split())
+            add(text)
+        elif kind in ("fence", "code_block"):
+            add(token.content.rstrip("\n"))
+        elif kind == "html_block":
+            add(_html_block_text(token.content))
+    text = "\n\n".join("\n".join(lines) for lines in blocks if lines)
+    return MarkdownText(normalise_newlines(text).strip(), heading)
+
+
+def _markdown_inline(children: list[Any]) -> str:
+    """Inline tokens as text: marks (emphasis, links, raw HTML tags) dropped, breaks (and <br>) as newlines."""
+    parts = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak") or (child.type == "html_inline" and _is_br(child.content)):
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(_markdown_inline(child.children or []))
+    return "".join(parts)
+
+
+def _is_br(tag: str) -> bool:
+    """An HTML line break tag (<br>, <br/>, <BR />)."""
+    return tag[1:].lstrip().lower().rstrip("/> \t\n") == "br"
+
+
+def _html_block_text(html: str) -> str:
+    """Text of a raw HTML block inside Markdown (scripts, styles and comments dropped)."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except Exception:  # noqa: BLE001 - an unparsable fragment has no text worth keeping
+        return ""
+    for element in root.xpath("//script|//style"):
+        element.drop_tree()
+    return root.text_content()
 
 
 # --------------------------------------------------------------------------- HTML

@@ -1,9 +1,41 @@
-"""Sample article files the tests write: a news page, a PDF with one sentence a page."""
+"""Sample article files the tests write: a news page, a Markdown post, a PDF with one sentence a page."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from fpdf import FPDF
+
+# A Markdown post using most of the syntax people write: the reader must leave none of it in the text.
+SOLAR_MD = """---
+date: 2025-06-02
+author: Lena Ashby
+---
+# Ashby solar cooperative goes live
+
+The **Ashby solar cooperative** switched on its *first* array on __Monday__, powering
+[the village hall](https://ashby.example.org/hall) and 140 homes.
+
+## What was built
+
+- **300 panels** on the old _mill_ roof
+- A battery bank of `12` units
+  - installed by *Northfield Electrical*
+
+1. Members paid £250 each.
+2. A grant covered the rest.
+
+| Year | Output |
+| ---- | ------ |
+| 2025 | **1.2 GWh** |
+
+> "It is the village's ~~first~~ biggest project since the bridge," said chair *Tom Reyes*.
+
+![Panels on the mill roof](mill.png)
+
+```
+output_kwh = 1200000
+```
+"""
 
 NEWS_HTML = """<!DOCTYPE html>
 <html lang="en">

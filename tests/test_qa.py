@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa import QA, QuestionError, UploadTooLarge
-from samples import NEWS_HTML, write_pdf
+from samples import NEWS_HTML, SOLAR_MD, write_pdf
 
 TRADE = "How large was bilateral trade between Georgia and Russia in the first half of 2025?"
 TRADE_SENTENCE = (
@@ -154,6 +154,23 @@ def test_add_html_pdf_and_jsonl_articles(qa: QA, tmp_path: Path, corpus: Path) -
     # Everything added is in the saved index: a new process answers without re-embedding.
     reopened = QA.from_folder(corpus, index_dir=qa.store.folder, embedder=qa.embedder)
     assert reopened.last_report.added == [] and len(reopened.articles()) == 5
+
+
+def test_markdown_answers_and_sources_carry_no_markdown(qa: QA, tmp_path: Path) -> None:
+    post = tmp_path / "ashby-solar.md"
+    post.write_text(SOLAR_MD, encoding="utf-8")
+    assert qa.add(post).added
+    answer = qa.ask("How many panels does the Ashby solar cooperative have on the mill roof?")
+    assert "300 panels" in answer.text and not answer.abstained
+    homes = qa.ask("How many homes does the Ashby solar cooperative power?")
+    assert "140 homes" in homes.text
+    for reply in (answer, homes):
+        check_citations(qa, reply)
+        cited = [reply.text] + [part for c in reply.citations for part in (c.title, c.quote, c.passage)]
+        for text in cited:
+            for mark in ("#", "**", "__", "`", "](", "~~", "| ---"):
+                assert mark not in text, (mark, text)
+        assert reply.citations[0].title == "Ashby solar cooperative goes live"
 
 
 def test_add_rejects_unreadable_files(qa: QA, tmp_path: Path, corpus: Path) -> None:

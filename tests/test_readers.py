@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.readers import SUPPORTED_EXTENSIONS, content_hash, join_pages, read_file, read_folder
+from qa.readers import SUPPORTED_EXTENSIONS, content_hash, join_pages, markdown_to_text, read_file, read_folder
 from qa.types import Article, SkippedFile
 
 from fpdf import FPDF
-from samples import NEWS_HTML, PDF_SENTENCES, write_pdf
+from samples import NEWS_HTML, PDF_SENTENCES, SOLAR_MD, write_pdf
 
 
 def only(result: tuple[list[Article], list[SkippedFile]]) -> Article:
@@ -71,7 +71,7 @@ def test_markdown_with_front_matter(tmp_path: Path) -> None:
     assert article.date == "2024-02-29"
     assert article.author == "Ana Silva, Tom Berg"
     assert article.url == article.source == "https://blog.example.org/solar"
-    assert article.text == "# A different heading\n\nThe town installed 300 solar panels."
+    assert article.text == "A different heading\n\nThe town installed 300 solar panels."
     assert "title:" not in article.text
 
 
@@ -91,6 +91,57 @@ def test_markdown_datetime_and_non_url_source(tmp_path: Path) -> None:
     assert article.date == "2023-05-01T10:30:00"
     assert article.title == "Plain first line."
     assert article.source == "dt.md" and article.url is None
+
+
+def test_markdown_is_read_as_plain_text(tmp_path: Path) -> None:
+    path = tmp_path / "solar.md"
+    path.write_text(SOLAR_MD, encoding="utf-8")
+    article = only(read_file(path, tmp_path))
+    assert article.title == "Ashby solar cooperative goes live"
+    assert article.date == "2025-06-02" and article.author == "Lena Ashby"
+    assert article.text == (
+        "Ashby solar cooperative goes live\n\n"
+        "The Ashby solar cooperative switched on its first array on Monday, powering\n"
+        "the village hall and 140 homes.\n\n"
+        "What was built\n\n"
+        "300 panels on the old mill roof\n\n"
+        "A battery bank of 12 units\n\n"
+        "installed by Northfield Electrical\n\n"
+        "Members paid £250 each.\n\n"
+        "A grant covered the rest.\n\n"
+        "Year | Output\n"
+        "2025 | 1.2 GWh\n\n"
+        "\"It is the village's first biggest project since the bridge,\" said chair Tom Reyes.\n\n"
+        "Panels on the mill roof\n\n"
+        "output_kwh = 1200000"
+    )
+    for mark in ("#", "*", "__", "_mill_", "`", "[", "](", "---", "~~", ">", "!"):
+        assert mark not in article.text
+
+
+def test_markdown_setext_heading_html_and_escapes(tmp_path: Path) -> None:
+    path = tmp_path / "notes.md"
+    path.write_text(
+        "Harbour notes\n=============\n\n<div class=\"box\">Tide at <b>6:40</b><script>x()</script></div>\n\n"
+        "Prices rose 5\\*2 &amp; fell<br>later.  \nNext line.\n",
+        encoding="utf-8",
+    )
+    article = only(read_file(path, tmp_path))
+    assert article.title == "Harbour notes"
+    assert article.text == "Harbour notes\n\nTide at 6:40\n\nPrices rose 5*2 & fell\nlater.\nNext line."
+
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéßж", min_size=1, max_size=8)
+lines = st.lists(words, min_size=1, max_size=6).map(" ".join)
+paragraphs = st.lists(st.lists(lines, min_size=1, max_size=3).map("\n".join), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(paragraphs)
+def test_markdown_plain_prose_reads_unchanged(paras: list[str]) -> None:
+    """Prose without Markdown syntax comes out as it went in: lines and paragraph breaks kept."""
+    text = "\n\n".join(paras)
+    assert markdown_to_text(text).text == text
 
 
 # ------------------------------------------------------------------ HTML
