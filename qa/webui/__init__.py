@@ -19,8 +19,8 @@ The app exposes one API endpoint, `/ask`: a question in, `Answer.to_dict()` out:
     Client("http://127.0.0.1:7860").predict("Who is the prime minister of Georgia?", api_name="/ask")
 """
 from .app import ACCEPTED, CSS, LOAD_JS, TABLE_HEADERS, TITLE, build_app
-from .chat import ERROR_MESSAGE, STREAM_DELAY, Turn, ask_json, chat_stream, retry_stream
-from .corpus import add_files, reindex, remove_article
+from .chat import ERROR_MESSAGE, FOLLOW_UPS, STREAM_DELAY, Conversation, Turn, answer_turn, ask_json, drain
+from .corpus import add_files, reindex, remove_article, restore_article
 from .render import (
     MAX_SCORE,
     NOT_FOUND,
@@ -30,6 +30,13 @@ from .render import (
     THINKING,
     article_choices,
     article_rows,
+    conversation_markdown,
+    format_removed,
+    format_search_results,
+    format_source_card,
+    format_waiting,
+    format_whole_article,
+    mark_spans,
     confidence_level,
     dom_key,
     escape,

@@ -74,3 +74,18 @@ def remove_article(qa: QA, article_id: str | None) -> list[tuple[bool, str, str]
             f"its file {article.path} stays in the corpus folder but is no longer indexed; upload it again to restore it",
         )
     ]
+
+
+def restore_article(qa: QA, article_id: str | None) -> list[tuple[bool, str, str]]:
+    """Index again an article removed earlier whose file is still in the corpus (`qa.restore`)."""
+    if not article_id:
+        return [(False, "Nothing restored", "choose a removed article first")]
+    try:
+        report = qa.restore(article_id)
+    except KeyError as error:
+        return [(False, "Nothing restored", str(error.args[0]) if error.args else "not a removed article")]
+    except Exception:
+        log.exception("Restoring %s failed", article_id)
+        return [(False, "Nothing restored", "unexpected error; the server log has the details")]
+    article = qa.article(article_id)
+    return [(True, f"Restored “{shorten(article.title or article.path, 120)}”", report.summary())]

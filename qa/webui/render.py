@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from ..types import Answer, Article, Citation, Hit
@@ -26,6 +26,7 @@ STREAM_WORDS = 4  # words added per streamed update
 _MARKER = re.compile(r"\[(\d+)\]")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_LINE_BREAK = re.compile(r"[ \t]*\n\s*")
 _KEY = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -112,48 +113,70 @@ def _quote_span(passage: str, quote: str, offset: int | None) -> tuple[int, int]
     return (found, found + len(quote)) if found >= 0 else None
 
 
+def _paragraphs(text: str) -> str:
+    """Escaped text whose paragraphs (split at any line break: HTML and feed articles separate
+    paragraphs with one newline) are <p> elements, so breaks survive any sanitizer or white-space rule."""
+    return "".join(f"<p>{escape(part)}</p>" for part in _LINE_BREAK.split(text) if part.strip()) or ""
+
+
+def mark_spans(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+    """`text` as paragraphs (<p>), each span (start, end, number) in <mark> (split at paragraph breaks,
+    so a quote across two paragraphs is marked in both), with its number after it when given."""
+    spans = sorted((max(a, 0), min(b, len(text)), n) for a, b, n in spans if b > a)
+    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
+    out: list[str] = ["<p>"]
+    for a, b in zip(cuts, cuts[1:]):
+        inside = [n for x, y, n in spans if x <= a and b <= y]
+        pieces = _LINE_BREAK.split(text[a:b])
+        for i, piece in enumerate(pieces):
+            if i:
+                out.append("</p><p>")
+            if piece:
+                out.append(f"<mark>{escape(piece)}</mark>" if inside else escape(piece))
+        ends = [n for x, y, n in spans if y == b and n is not None]
+        out += [f'<sup class="qa-mark-num">{int(n)}</sup>' for n in ends]
+    out.append("</p>")
+    return "".join(out).replace("<p></p>", "")
+
+
 def highlight(passage: str, quote: str, offset: int | None) -> str:
-    """The passage, escaped, with `quote` (expected at `offset` in it) wrapped in <mark>."""
+    """The passage as paragraphs, with `quote` (expected at `offset` in it) wrapped in <mark>."""
     passage = passage or ""
     quote = quote or ""
     span = _quote_span(passage, quote, offset)
     if span is None:
         # The quote is not in the passage (should not happen): show both rather than lose the quote.
         if not quote:
-            return escape(passage)
-        return f"<mark>{escape(quote)}</mark>" + (f" … {escape(passage)}" if passage else "")
-    start, end = span
-    return f"{escape(passage[:start])}<mark>{escape(passage[start:end])}</mark>{escape(passage[end:])}"
+            return _paragraphs(passage)
+        return f"<p><mark>{escape(quote)}</mark></p>" + _paragraphs(passage)
+    return mark_spans(passage, [(span[0], span[1], None)])
 
 
 def excerpt_bounds(passage: str, start: int, end: int) -> tuple[int, int]:
-    """The paragraphs of `passage` that hold passage[start:end], as (first char, end char)."""
-    bounds = [0]
-    for match in _PARAGRAPH_BREAK.finditer(passage):
-        bounds.append(match.end())
-    first = max(b for b in bounds if b <= start)
-    after = [m.start() for m in _PARAGRAPH_BREAK.finditer(passage) if m.start() >= end]
-    last = min(after) if after else len(passage)
-    return first, last
+    """The paragraphs of `passage` that hold passage[start:end], as (first char, end char). A
+    paragraph ends at any line break."""
+    first = max([0] + [m.end() for m in _LINE_BREAK.finditer(passage) if m.end() <= start])
+    after = [m.start() for m in _LINE_BREAK.finditer(passage) if m.start() >= end]
+    return first, (min(after) if after else len(passage))
 
 
 def format_passage(passage: str, quote: str, offset: int | None) -> str:
-    """The paragraph(s) of the passage around the quote, the quote marked; the whole passage, when
-    it is longer, one click away."""
+    """The paragraph(s) of the passage around the quote, the quote marked, with "…" where the
+    passage goes on."""
     passage = passage or ""
     span = _quote_span(passage, quote or "", offset)
     if span is None:
         return f'<blockquote class="qa-passage">{highlight(passage, quote, offset)}</blockquote>'
-    first, last = excerpt_bounds(passage, *span)
-    piece = passage[first:last]
-    body = highlight(piece, quote, span[0] - first)
-    lead = "… " if passage[:first].strip() else ""
-    tail = " …" if passage[last:].strip() else ""
-    out = f'<blockquote class="qa-passage">{lead}{body}{tail}</blockquote>'
-    if lead or tail:
-        whole = highlight(passage, quote, span[0])
-        out += f'<details class="qa-whole"><summary>Whole passage</summary><blockquote class="qa-passage">{whole}</blockquote></details>'
-    return out
+    return _excerpt(passage, [(span[0], span[1], None)])
+
+
+def _excerpt(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+    first = min(excerpt_bounds(text, a, b)[0] for a, b, _ in spans)
+    last = max(excerpt_bounds(text, a, b)[1] for a, b, _ in spans)
+    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans])
+    lead = '<p class="qa-more">…</p>' if text[:first].strip() else ""
+    tail = '<p class="qa-more">…</p>' if text[last:].strip() else ""
+    return f'<blockquote class="qa-passage">{lead}{body}{tail}</blockquote>'
 
 
 def relevance(score: float) -> float:
@@ -209,18 +232,93 @@ def _meta(date: str | None, source: str | None, url: str | None, page: int | Non
     return " · ".join(parts)
 
 
-def format_citation(citation: Citation, key: str = "qa") -> str:
-    """One numbered source: title, date, origin (a link for http(s) urls), page, relevance, and the
-    passage with the cited sentence marked. Its id is what the badges [n] link to."""
-    title = escape(citation.title or citation.source or citation.article_id)
-    meta = _meta(citation.date, citation.source, citation.url, citation.page, citation.score)
-    offset = citation.start - citation.passage_start
+ARTICLE_CHARS = 60_000  # an article longer than this opens as a window of it around the quotes
+
+
+def _group(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """Citations grouped by article, in order of first citation: one card per article."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    return list(groups.values())
+
+
+def _merged_excerpts(group: Sequence[Citation]) -> list[tuple[int, str, list[Citation]]]:
+    """The group's passages, overlapping ones merged: (article offset, text, citations in it)."""
+    pieces: list[tuple[int, str, list[Citation]]] = []
+    for c in sorted(group, key=lambda c: c.passage_start):
+        if pieces:
+            start, text, cited = pieces[-1]
+            end = start + len(text)
+            if c.passage_start <= end:  # overlapping or touching: one excerpt
+                extra = c.passage[end - c.passage_start :] if c.passage_start + len(c.passage) > end else ""
+                pieces[-1] = (start, text + extra, cited + [c])
+                continue
+        pieces.append((c.passage_start, c.passage, [c]))
+    return pieces
+
+
+def _spans(offset: int, text: str, cited: Sequence[Citation]) -> list[tuple[int, int, int | None]]:
+    spans = []
+    for c in cited:
+        span = _quote_span(text, c.quote, c.start - offset)
+        if span is not None:
+            spans.append((span[0], span[1], c.number))
+    return spans
+
+
+def format_whole_article(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+    """The article (or, when very long, the part of it around the quotes) with the quotes marked,
+    behind a "Whole article" disclosure."""
+    if not text:
+        return ""
+    first, last = 0, len(text)
+    if len(text) > ARTICLE_CHARS and spans:
+        middle = (min(a for a, _, _ in spans) + max(b for _, b, _ in spans)) // 2
+        first = max(0, middle - ARTICLE_CHARS // 2)
+        last = min(len(text), first + ARTICLE_CHARS)
+        spans = [(max(a, first), min(b, last), n) for a, b, n in spans if b > first and a < last]
+    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans])
+    lead = '<p class="qa-more">…</p>' if first else ""
+    tail = '<p class="qa-more">…</p>' if last < len(text) else ""
     return (
-        f'<div class="qa-src" id="{source_id(key, citation.number)}" tabindex="-1">'
-        f'<div class="qa-src-head"><span class="qa-num">{int(citation.number)}</span><span class="qa-title">{title}</span></div>'
-        f'<div class="qa-meta">{meta}</div>'
-        f"{format_passage(citation.passage, citation.quote, offset)}</div>"
+        '<details class="qa-whole"><summary>Whole article</summary>'
+        f'<div class="qa-article-text">{lead}{body}{tail}</div></details>'
     )
+
+
+def format_source_card(group: Sequence[Citation], key: str = "qa", article_text: str | None = None) -> str:
+    """One article's card: its title once, date, origin (a link for http(s) urls), then each cited
+    excerpt (overlapping passages merged) with its quotes marked and numbered, and the whole article
+    one click away when its text is given. Each citation number has an element with its id, which
+    the badges [n] link to."""
+    head = group[0]
+    title = escape(head.title or head.source or head.article_id)
+    numbers = "".join(f'<span class="qa-num">{int(c.number)}</span>' for c in group)
+    pages = sorted({c.page for c in group if c.page is not None})
+    meta = _meta(head.date, head.source, head.url, None, max(c.score for c in group))
+    if pages:
+        meta += " · " + ", ".join(f"p. {int(p)}" for p in pages)
+    parts = [
+        '<div class="qa-src">',
+        f'<div class="qa-src-head">{numbers}<span class="qa-title">{title}</span></div>',
+        f'<div class="qa-meta">{meta}</div>',
+    ]
+    for offset, text, cited in _merged_excerpts(group):
+        ids = "".join(f'<span class="qa-anchor" id="{source_id(key, c.number)}" tabindex="-1"></span>' for c in cited)
+        spans = _spans(offset, text, cited)
+        excerpt = _excerpt(text, spans) if spans else f'<blockquote class="qa-passage">{highlight(text, cited[0].quote, None)}</blockquote>'
+        parts.append(f'<div class="qa-cite">{ids}{excerpt}</div>')
+    if article_text:
+        spans = [(c.start, c.end, c.number) for c in group if article_text[c.start : c.end] == c.quote]
+        parts.append(format_whole_article(article_text, spans))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def format_citation(citation: Citation, key: str = "qa", article_text: str | None = None) -> str:
+    """A single numbered source (a card of one citation)."""
+    return format_source_card([citation], key, article_text)
 
 
 def shorten(text: str, limit: int = RELATED_CHARS) -> str:
@@ -232,16 +330,28 @@ def shorten(text: str, limit: int = RELATED_CHARS) -> str:
     return cut.rstrip(" ,;:.") + " …"
 
 
-def format_related(hit: Hit) -> str:
-    """A related passage: its article's title, date, origin, page, relevance, and a short excerpt."""
-    article = hit.article
-    title = escape(article.title or article.source or article.id)
-    meta = _meta(article.date, article.source, article.url, hit.page, hit.score)
-    return (
-        f'<div class="qa-src qa-related"><div class="qa-src-head"><span class="qa-title">{title}</span></div>'
-        f'<div class="qa-meta">{meta}</div>'
-        f'<blockquote class="qa-passage">{escape(shorten(hit.text))}</blockquote></div>'
-    )
+def format_related(hits: Sequence[Hit] | Hit) -> str:
+    """Related passages, one card per article: its title, date and origin once, then a short excerpt
+    of each passage with its relevance."""
+    hits = [hits] if isinstance(hits, Hit) else list(hits)
+    groups: dict[str, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.article.id, []).append(hit)
+    cards = []
+    for group in groups.values():
+        article = group[0].article
+        title = escape(article.title or article.source or article.id)
+        meta = _meta(article.date, article.source, article.url, None, None)
+        items = "".join(
+            f'<blockquote class="qa-passage"><p>{escape(shorten(h.text))}</p>'
+            f'<p class="qa-meta">{" · ".join(x for x in ((f"p. {h.page}" if h.page is not None else ""), format_relevance(h.score)) if x)}</p></blockquote>'
+            for h in group
+        )
+        cards.append(
+            f'<div class="qa-src qa-related"><div class="qa-src-head"><span class="qa-title">{title}</span></div>'
+            f'<div class="qa-meta">{meta}</div>{items}</div>'
+        )
+    return "".join(cards)
 
 
 def _origin_text(source: str | None, url: str | None, page: int | None) -> str:
@@ -280,7 +390,8 @@ def _plain_block(text: str) -> str:
 
 def _foot(answer: Answer) -> str:
     if answer.abstained:
-        conf = f'<span class="qa-conf qa-conf-none" title="Too low to answer">Not answered · confidence {answer.confidence:.0%}</span>'
+        # No percentage: a refusal at "33%" next to answers shown at 40% reads as a contradiction.
+        conf = '<span class="qa-conf qa-conf-none" title="The evidence was too weak to answer">Not answered</span>'
     else:
         level = confidence_level(answer.confidence)
         conf = (
@@ -291,23 +402,34 @@ def _foot(answer: Answer) -> str:
     return f'<div class="qa-foot">{conf}{button}</div>{_plain_block(plain_text(answer))}'
 
 
-def format_answer(answer: Answer, key: str = "qa") -> str:
-    """An answer as the HTML of a chat reply: the text with badges and the numbered sources, or
-    "not found" and the related passages; then confidence and a copy button. `key` makes the
-    sources' ids unique in the page."""
+def format_answer(answer: Answer, key: str = "qa", articles: Callable[[str], str | None] | None = None) -> str:
+    """An answer as the HTML of a chat reply: the text with badges and one card per cited article,
+    or "not found" and the related passages; then confidence and a copy button. `key` makes the
+    sources' ids unique in the page; `articles` (article id → text) adds each article's whole text."""
     if answer.abstained:
         parts = ['<div class="qa-answer qa-abstained">', f'<p class="qa-not-found">{escape(NOT_FOUND)}</p>']
         if answer.related:
             parts.append('<p class="qa-note">The closest passages, in case they help:</p>')
             parts.append('<div class="qa-heading">Related</div>')
-            parts.extend(format_related(hit) for hit in answer.related)
+            parts.append(format_related(answer.related))
         parts.append(_foot(answer))
         parts.append("</div>")
         return "".join(parts)
-    parts = ['<div class="qa-answer">', f'<p class="qa-text">{format_text(answer.text, key)}</p>']
+    text = format_text(answer.text, key)
+    short = getattr(answer, "short_answer", None)
+    if short and escape(short) in text:
+        text = text.replace(escape(short), f"<strong>{escape(short)}</strong>", 1)
+    parts = ['<div class="qa-answer">', f'<p class="qa-text">{text}</p>']
     if answer.citations:
         parts.append('<div class="qa-heading">Sources</div>')
-        parts.extend(format_citation(c, key) for c in answer.citations)
+        for group in _group(answer.citations):
+            article_text = None
+            if articles is not None:
+                try:
+                    article_text = articles(group[0].article_id)
+                except KeyError:
+                    article_text = None
+            parts.append(format_source_card(group, key, article_text))
     parts.append(_foot(answer))
     parts.append("</div>")
     return "".join(parts)
@@ -403,3 +525,69 @@ def upload_title(lines: Sequence[tuple[bool, str, str]], status: dict[str, Any])
     files = plural(len(lines), "file")
     index = f"{plural(int(status.get('articles', 0)), 'article')}, {plural(int(status.get('passages', 0)), 'passage')}"
     return f"{added} of {files} added · index: {index}"
+
+
+WAITING = "Waiting for the question before it…"
+
+
+def format_waiting() -> str:
+    """The reply of a question sent while another is being answered: it is next in line."""
+    return f'<div class="qa-answer qa-waiting"><p class="qa-thinking">{escape(WAITING)}</p></div>'
+
+
+def _md(text: str) -> str:
+    """Text safe inside Markdown prose: characters Markdown or HTML would act on are escaped."""
+    text = " ".join(str(text or "").split())
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>#|" else ch for ch in text)
+
+
+def conversation_markdown(turns: Sequence[tuple[str, Answer | None, str | None]]) -> str:
+    """A conversation as Markdown: each question, its answer (or why there is none), the sources
+    with their quotes, dates and origins, and the confidence."""
+    lines = ["# Conversation with the articles", ""]
+    for i, (question, answer, error) in enumerate(turns, start=1):
+        lines += [f"## {i}. {_md(question)}", ""]
+        if answer is None:
+            lines += [f"*{_md(error or 'Not answered.')}*", ""]
+            continue
+        if answer.abstained:
+            lines += [f"*{NOT_FOUND}*", ""]
+            if answer.related:
+                lines += ["Related:", ""]
+                for hit in answer.related:
+                    a = hit.article
+                    meta = " — ".join(_md(x) for x in (a.date, _origin_text(a.source, a.url, hit.page)) if x)
+                    lines.append(f"- **{_md(a.title or a.source)}**" + (f" — {meta}" if meta else "") + f": “{_md(shorten(hit.text))}”")
+                lines.append("")
+            continue
+        text = _md(answer.text).replace("\\[", "[").replace("\\]", "]")  # keep the markers [n] readable
+        lines += [text, ""]
+        if answer.citations:
+            lines += ["Sources:", ""]
+            for c in answer.citations:
+                meta = " — ".join(_md(x) for x in (c.date, _origin_text(c.source, c.url, c.page)) if x)
+                lines.append(f"{c.number}. **{_md(c.title or c.source)}**" + (f" — {meta}" if meta else ""))
+                lines.append(f"   > {_md(c.quote)}")
+            lines.append("")
+        lines += [f"Confidence: {answer.confidence:.0%} ({confidence_level(answer.confidence)})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def format_search_results(query: str, hits: Sequence[Hit]) -> str:
+    """Passages found by the Corpus tab's search: article title, date, origin and the passage."""
+    if not query.strip():
+        return ""
+    if not hits:
+        return f'<div class="qa-search"><p>No passage matches “{escape(query)}”.</p></div>'
+    return f'<div class="qa-search"><div class="qa-heading">Passages matching “{escape(query)}”</div>{format_related(hits)}</div>'
+
+
+def format_removed(articles: Sequence[Article]) -> str:
+    """The articles removed from the index whose files are still in the corpus folder."""
+    if not articles:
+        return ""
+    items = "".join(f"<li>{escape(a.title or a.path)} <span class=\"qa-detail\">— {escape(a.path)}</span></li>" for a in articles)
+    return (
+        '<div class="qa-report qa-removed"><div class="qa-report-title">Removed from the index, file still in the folder '
+        f"({len(articles)})</div><ul>{items}</ul></div>"
+    )

@@ -44,7 +44,27 @@
     const box = scroller(pinned, chat);
     if (box) box.scrollTop += pinned.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
   };
-  new MutationObserver(follow).observe(document.body, { childList: true, subtree: true, characterData: true });
+  // Gradio labels each chat message with its raw content (here HTML) for screen readers; relabel it
+  // with the message's plain text: the question, or the answer and the titles of its sources.
+  const plainLabel = (message) => {
+    const bot = message.getAttribute("data-testid") === "bot";
+    const answer = message.querySelector(".qa-answer");
+    if (!bot) return "Question: " + message.textContent.trim();
+    if (!answer) return "Answer: " + message.textContent.trim();
+    const text = answer.querySelector(".qa-text, .qa-not-found, .qa-thinking, .qa-error p");
+    const titles = [...answer.querySelectorAll(".qa-src .qa-title")].map((t) => t.textContent.trim());
+    const conf = answer.querySelector(".qa-conf");
+    return ["Answer: " + (text ? text.textContent.trim() : ""),
+            titles.length ? "Sources: " + [...new Set(titles)].join("; ") : "",
+            conf ? conf.textContent.trim() : ""].filter(Boolean).join(". ");
+  };
+  const relabel = () => {
+    document.querySelectorAll('#qa-chat [data-testid="bot"][aria-label], #qa-chat [data-testid="user"][aria-label]').forEach((m) => {
+      if ((m.getAttribute("aria-label") || "").includes("<")) m.setAttribute("aria-label", plainLabel(m));
+    });
+  };
+  new MutationObserver(() => { follow(); relabel(); }).observe(document.body,
+    { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["aria-label"] });
   for (const kind of ["wheel", "touchstart", "mousedown", "keydown"]) {
     window.addEventListener(kind, () => { pinned = null; }, { capture: true, passive: true });
   }
@@ -54,16 +74,15 @@
     const ref = target.closest("a.qa-ref");
     if (ref) {
       const id = (ref.getAttribute("href") || "").replace(/^#/, "");
-      const source = id ? document.getElementById(id) : null;
-      if (!source) return;
+      const anchor = id ? document.getElementById(id) : null;
+      if (!anchor) return;
       event.preventDefault();
       event.stopPropagation();
-      const details = source.closest("details");
-      if (details) details.open = true;
-      document.querySelectorAll(".qa-src.qa-focus").forEach((el) => el.classList.remove("qa-focus"));
-      source.classList.add("qa-focus");
-      source.scrollIntoView({ behavior: "smooth", block: "nearest" });
-      source.focus({ preventScroll: true });
+      const excerpt = anchor.closest(".qa-cite") || anchor;
+      document.querySelectorAll(".qa-cite.qa-focus").forEach((el) => el.classList.remove("qa-focus"));
+      excerpt.classList.add("qa-focus");
+      excerpt.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      anchor.focus({ preventScroll: true });
       return;
     }
     const button = target.closest("button.qa-copy");
