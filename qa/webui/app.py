@@ -292,7 +292,7 @@ def build_app(qa: QA, examples: Iterable[str] | None = None) -> gr.Blocks:
         chatbot.option_select(enqueue_option, inputs=[conversation, scope], outputs=[chatbot], queue=False, **hidden).then(**answering)
         retry_button.click(retry, inputs=[conversation], outputs=[chatbot], queue=False, **hidden).then(**answering)
         clear_button.click(clear, inputs=[conversation], outputs=[chatbot, download], queue=False, **hidden)
-        chatbot.like(like, inputs=[conversation], queue=False, **hidden)
+        chatbot.like(like, inputs=[conversation], **hidden)
 
         view = [header, corpus_status, table, chosen, scope, removed_list, restore_choice, chatbot]
         files.upload(upload, inputs=[files], outputs=[report, files, *view], show_progress_on=[report], **hidden)
