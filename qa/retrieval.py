@@ -38,9 +38,16 @@ class Retriever:
         self.dense = dense_index(snapshot, ann_above)
         self.candidates = candidates
 
-    def retrieve(self, query_vector: np.ndarray, query_text: str, k: int) -> list[RankedPassage]:
+    def retrieve(
+        self, query_vector: np.ndarray, query_text: str, k: int, articles: np.ndarray | None = None
+    ) -> list[RankedPassage]:
+        """The k best passages; with `articles` (article rows of the snapshot), only theirs: the
+        candidates are then drawn from those articles' passages alone, so a small article is not
+        crowded out of the top candidates by the rest of the corpus."""
         if len(self.dense) == 0 or k <= 0:
             return []
+        if articles is not None:
+            return self._retrieve_within(query_vector, query_text, k, np.asarray(articles, dtype=np.int64))
         if self.dense.kind == "exact":
             dense_scores = self.dense.scores(query_vector)
             dense_ids = top_k(dense_scores, self.candidates)
@@ -51,6 +58,20 @@ class Retriever:
         ids = np.union1d(dense_ids, _positive_top(lexical_scores, self.candidates))
         lexical = lexical_scores[ids] / best_lexical if best_lexical > 0 else np.zeros(len(ids), np.float32)
         dense = dense_scores[ids] if self.dense.kind == "exact" else self.dense.scores_for(query_vector, ids)
+        return self._fuse(ids, dense, lexical, query_vector, k)
+
+    def _retrieve_within(self, query_vector: np.ndarray, query_text: str, k: int, articles: np.ndarray) -> list[RankedPassage]:
+        pool = np.flatnonzero(np.isin(np.asarray(self.snapshot.passages[:, 0]), articles))
+        if pool.size == 0:
+            return []
+        pool_dense = self.dense.scores_for(query_vector, pool)
+        lexical_scores = self.snapshot.lexical.scores(query_text)[pool]
+        best_lexical = float(lexical_scores.max()) if lexical_scores.size else 0.0
+        chosen = np.union1d(top_k(pool_dense, self.candidates), _positive_top(lexical_scores, self.candidates))
+        lexical = lexical_scores[chosen] / best_lexical if best_lexical > 0 else np.zeros(len(chosen), np.float32)
+        return self._fuse(pool[chosen], pool_dense[chosen], lexical, query_vector, k)
+
+    def _fuse(self, ids: np.ndarray, dense: np.ndarray, lexical: np.ndarray, query_vector: np.ndarray, k: int) -> list[RankedPassage]:
         sentence = self._best_sentence_scores(ids, query_vector)
         fused = DENSE_WEIGHT * dense + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
         order = np.lexsort((ids, -fused))[:k]
