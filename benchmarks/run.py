@@ -389,7 +389,7 @@ def profile_ask(qa, embedder, questions) -> dict[str, float]:
         (LexicalIndex, "scores", "BM25 scores (all passages)"),
         (retrieval, "_positive_top", "BM25 top 50"),
         (retrieval.Retriever, "_best_sentence_scores", "best-sentence cosines"),
-        (facade, "compose", "answer: sentence ranking, confidence, citations"),
+        (qa.answerer, "answer", f"answer ({qa.answerer.name}): sentences, reader, confidence, citations"),
         (facade, "hit_for", "hits"),
     ]
     for owner, name, label in stages:

@@ -538,7 +538,8 @@ class QA:
         answer = self.answerer.answer(
             retrieval.snapshot, retrieval.question, retrieval.question_vector, retrieval.ranked, abstain_below=abstain_below
         )
-        return answer, [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
+        hits = [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
+        return answer, reranked_by_answer(hits, answer)
 
     def retrieve(
         self, question: str, history: Iterable[Any] | None = None, k: int = 10, articles: Iterable[str] | None = None
@@ -780,6 +781,17 @@ def _count(value: Any, name: str, *, low: int = 1, high: int = MAX_TOP_K, option
         shown = repr(value) if small or (isinstance(value, str) and len(value) <= 20) else f"a {type(value).__name__}"
         raise QuestionError(f"{name} must be a whole number from {low} to {high}, not {shown}.")
     return int(value)
+
+
+def reranked_by_answer(hits: list[Hit], answer: Answer) -> list[Hit]:
+    """The ranking after reading: passages the answer cites first (in citation order), then the rest
+    as retrieval ranked them. The answerer read the question with each candidate sentence, so its
+    choice is a better first passage than the fused retrieval score."""
+    cited = [(c.article_id, c.passage_start) for c in answer.citations]
+    first = [h for key in cited for h in hits if (h.article.id, h.start) == key]
+    first = list(dict.fromkeys(id(h) for h in first))
+    by_id = {id(h): h for h in hits}
+    return [by_id[i] for i in first] + [h for h in hits if id(h) not in set(first)]
 
 
 def contextual_query(question: str, history: Iterable[Any] | None) -> str:

@@ -169,8 +169,9 @@ def main() -> None:
         step = max(1, len(questions) // args.limit)
         questions = questions[::step][: args.limit]
     work = Path(tempfile.mkdtemp(prefix="qa-fit-reader-"))
-    corpus = work / "corpus"
-    corpus.mkdir()
+    # With --index-dir the corpus sits beside it, so a second run finds the same files and reuses the index.
+    corpus = args.index_dir.with_name(args.index_dir.name + "-corpus") if args.index_dir else work / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
     with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -119,20 +119,26 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{escape(part)}</p>" for part in _LINE_BREAK.split(text) if part.strip()) or ""
 
 
-def mark_spans(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+def mark_spans(
+    text: str, spans: Sequence[tuple[int, int, int | None]], strong: Sequence[tuple[int, int]] = ()
+) -> str:
     """`text` as paragraphs (<p>), each span (start, end, number) in <mark> (split at paragraph breaks,
-    so a quote across two paragraphs is marked in both), with its number after it when given."""
+    so a quote across two paragraphs is marked in both), with its number after it when given; the
+    `strong` spans (the short answer inside a quote) in <strong>."""
     spans = sorted((max(a, 0), min(b, len(text)), n) for a, b, n in spans if b > a)
-    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
+    strong = [(max(a, 0), min(b, len(text))) for a, b in strong if b > a]
+    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans), *(x for span in strong for x in span)})
     out: list[str] = ["<p>"]
     for a, b in zip(cuts, cuts[1:]):
         inside = [n for x, y, n in spans if x <= a and b <= y]
+        bold = any(x <= a and b <= y for x, y in strong)
         pieces = _LINE_BREAK.split(text[a:b])
         for i, piece in enumerate(pieces):
             if i:
                 out.append("</p><p>")
             if piece:
-                out.append(f"<mark>{escape(piece)}</mark>" if inside else escape(piece))
+                shown = f"<strong>{escape(piece)}</strong>" if bold else escape(piece)
+                out.append(f"<mark>{shown}</mark>" if inside else shown)
         ends = [n for x, y, n in spans if y == b and n is not None]
         out += [f'<sup class="qa-mark-num">{int(n)}</sup>' for n in ends]
     out.append("</p>")
@@ -170,10 +176,10 @@ def format_passage(passage: str, quote: str, offset: int | None) -> str:
     return _excerpt(passage, [(span[0], span[1], None)])
 
 
-def _excerpt(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+def _excerpt(text: str, spans: Sequence[tuple[int, int, int | None]], strong: Sequence[tuple[int, int]] = ()) -> str:
     first = min(excerpt_bounds(text, a, b)[0] for a, b, _ in spans)
     last = max(excerpt_bounds(text, a, b)[1] for a, b, _ in spans)
-    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans])
+    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans], [(a - first, b - first) for a, b in strong])
     lead = '<p class="qa-more">…</p>' if text[:first].strip() else ""
     tail = '<p class="qa-more">…</p>' if text[last:].strip() else ""
     return f'<blockquote class="qa-passage">{lead}{body}{tail}</blockquote>'
@@ -267,7 +273,18 @@ def _spans(offset: int, text: str, cited: Sequence[Citation]) -> list[tuple[int,
     return spans
 
 
-def format_whole_article(text: str, spans: Sequence[tuple[int, int, int | None]]) -> str:
+def short_answer_spans(cited: Sequence[Citation], offset: int = 0) -> list[tuple[int, int]]:
+    """The short answer's offsets (relative to `offset`) on the citations that hold one."""
+    return [
+        (c.answer_start - offset, c.answer_end - offset)
+        for c in cited
+        if getattr(c, "answer_start", None) is not None and getattr(c, "answer_end", None) is not None
+    ]
+
+
+def format_whole_article(
+    text: str, spans: Sequence[tuple[int, int, int | None]], strong: Sequence[tuple[int, int]] = ()
+) -> str:
     """The article (or, when very long, the part of it around the quotes) with the quotes marked,
     behind a "Whole article" disclosure."""
     if not text:
@@ -278,7 +295,7 @@ def format_whole_article(text: str, spans: Sequence[tuple[int, int, int | None]]
         first = max(0, middle - ARTICLE_CHARS // 2)
         last = min(len(text), first + ARTICLE_CHARS)
         spans = [(max(a, first), min(b, last), n) for a, b, n in spans if b > first and a < last]
-    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans])
+    body = mark_spans(text[first:last], [(a - first, b - first, n) for a, b, n in spans], [(a - first, b - first) for a, b in strong])
     lead = '<p class="qa-more">…</p>' if first else ""
     tail = '<p class="qa-more">…</p>' if last < len(text) else ""
     return (
@@ -307,11 +324,11 @@ def format_source_card(group: Sequence[Citation], key: str = "qa", article_text:
     for offset, text, cited in _merged_excerpts(group):
         ids = "".join(f'<span class="qa-anchor" id="{source_id(key, c.number)}" tabindex="-1"></span>' for c in cited)
         spans = _spans(offset, text, cited)
-        excerpt = _excerpt(text, spans) if spans else f'<blockquote class="qa-passage">{highlight(text, cited[0].quote, None)}</blockquote>'
+        excerpt = _excerpt(text, spans, short_answer_spans(cited, offset)) if spans else f'<blockquote class="qa-passage">{highlight(text, cited[0].quote, None)}</blockquote>'
         parts.append(f'<div class="qa-cite">{ids}{excerpt}</div>')
     if article_text:
         spans = [(c.start, c.end, c.number) for c in group if article_text[c.start : c.end] == c.quote]
-        parts.append(format_whole_article(article_text, spans))
+        parts.append(format_whole_article(article_text, spans, short_answer_spans(group)))
     parts.append("</div>")
     return "".join(parts)
 
