@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from fit_answer_model import best_threshold, fit_logistic  # noqa: E402
 
 from qa import QA, Settings  # noqa: E402
-from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading  # noqa: E402
+from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading, sentence_title  # noqa: E402
 from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize  # noqa: E402
 from qa.reader import MODEL_DIR, Reader  # noqa: E402
 from qa.reader_answerer import CALIBRATION_FILE, ReaderAnswerer, ReaderCalibration, Reading, confidence_feature_names  # noqa: E402
@@ -59,7 +59,7 @@ def collect(qa: QA, answerer: ReaderAnswerer, questions) -> list[dict]:
         snapshot, ranked = retrieval.snapshot, retrieval.ranked[: qa.settings.answer_passages]
         found = candidates(snapshot, retrieval.question, retrieval.question_vector, ranked)
         texts = [snapshot.sentence_text(int(s)) for s in found.sentence_ids]
-        eligible = np.array([not is_heading(t) for t in texts], dtype=bool)
+        eligible = np.array([not is_heading(t, sentence_title(snapshot, int(i))) for t, i in zip(texts, found.sentence_ids)], dtype=bool)
         relevance = np.full(len(texts), -np.inf, np.float32)
         span = np.zeros((len(texts), 2), np.int64)
         span_score = np.full(len(texts), -np.inf, np.float32)

@@ -40,8 +40,12 @@ def test_citation_invariants_hold_for_any_question(seed_qa: QA, start: str, word
         article = seed_qa.article(citation.article_id)
         assert article.text[citation.start : citation.end] == citation.quote
         assert citation.quote in citation.passage
-    # Each answer sentence is quoted by the citation its marker names.
-    for sentence, number in re.findall(r"\s*(.+?) \[(\d+)\]", answer.text):
+    # Each answer sentence is quoted by the citation its marker names (after the short answer, which leads).
+    text = answer.text
+    if answer.short_answer:
+        assert text.startswith(f"{answer.short_answer} — ")
+        text = text[len(answer.short_answer) + 3 :]
+    for sentence, number in re.findall(r"\s*(.+?) \[(\d+)\]", text):
         assert sentence in answer.citations[int(number) - 1].quote
     assert 0.0 <= answer.confidence <= 1.0
 
