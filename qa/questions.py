@@ -41,7 +41,8 @@ def question_from_sentence(sentence: str) -> str | None:
     """A Who/What question whose answer is the subject of `sentence`, or None when the sentence does
     not lend itself to one."""
     text = " ".join((sentence or "").split())
-    if not text or text[-1] not in ".;" or any(ch in text for ch in '?!"“”:()[]'):
+    # Markup-like text ("<script>", "<img ...>") never becomes a suggested question.
+    if not text or text[-1] not in ".;" or any(ch in text for ch in '?!"“”:()[]<>{}'):
         return None
     words = text[:-1].split(" ")
     lead = next((i for i, w in enumerate(words[:6]) if w.endswith(",")), None)

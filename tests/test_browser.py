@@ -258,7 +258,7 @@ def test_remove_an_article_by_clicking_its_row(page) -> None:
     page.locator("#qa-articles").get_by_text("Tbilisi approves metro expansion").click()  # uploaded above
     expect(page.locator("#qa-remove-choice input")).to_have_value("Tbilisi approves metro expansion — tbilisi-metro.txt")
     page.locator("#qa-remove").click()  # asks first
-    expect(page.locator("#qa-confirm")).to_contain_text("Remove “Tbilisi approves metro expansion” from the index?")
+    expect(page.locator("#qa-confirm-text")).to_contain_text("Remove “Tbilisi approves metro expansion” from the index?")
     expect(page.locator("#qa-articles")).to_contain_text("Tbilisi approves metro expansion")
     page.locator("#qa-remove-yes").click()
     expect(page.locator("#qa-report")).to_contain_text("Removed “Tbilisi approves metro expansion”")
@@ -327,7 +327,7 @@ def test_labels_are_plain_text_and_line_breaks_kept(sized) -> None:
         "els => els.map(e => e.getAttribute('aria-label') || '')"
     )
     assert labels and all("<" not in label and "class=" not in label for label in labels), labels
-    assert any(label.startswith("Answer: Georgia will not resume") for label in labels)
+    assert any(label.startswith("Answer: Irakli Kobakhidze — Georgia will not resume") for label in labels)  # short answer first
     reply.locator("details.qa-whole summary").first.click()
     paragraphs = reply.locator(".qa-article-text p").all_inner_texts()
     assert paragraphs[0].startswith("Georgia Sets Firm Stance") and paragraphs[0].endswith("Reversal")  # the title alone

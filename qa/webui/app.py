@@ -259,7 +259,7 @@ def build_app(qa: QA, examples: Iterable[str] | None = None) -> gr.Blocks:
                             remove_button = gr.Button("Remove from index…", variant="stop", size="sm", elem_id="qa-remove")
                             reindex_button = gr.Button("Re-index folder", variant="secondary", size="sm", elem_id="qa-reindex")
                         with gr.Group(visible=False, elem_id="qa-confirm") as confirm_box:
-                            confirm_text = gr.HTML()
+                            confirm_text = gr.HTML(elem_id="qa-confirm-text")
                             with gr.Row():
                                 confirm_button = gr.Button("Yes, remove it", variant="stop", size="sm", elem_id="qa-remove-yes")
                                 cancel_button = gr.Button("Cancel", size="sm", elem_id="qa-remove-cancel")

@@ -122,25 +122,41 @@ def _paragraphs(text: str) -> str:
 def mark_spans(
     text: str, spans: Sequence[tuple[int, int, int | None]], strong: Sequence[tuple[int, int]] = ()
 ) -> str:
-    """`text` as paragraphs (<p>), each span (start, end, number) in <mark> (split at paragraph breaks,
-    so a quote across two paragraphs is marked in both), with its number after it when given; the
-    `strong` spans (the short answer inside a quote) in <strong>."""
+    """`text` as paragraphs (<p>), each span (start, end, number) in one <mark> (split only at
+    paragraph breaks, so a quote across two paragraphs is marked in both), with its number after it
+    when given; the `strong` spans (the short answer inside a quote) in <strong>."""
     spans = sorted((max(a, 0), min(b, len(text)), n) for a, b, n in spans if b > a)
     strong = [(max(a, 0), min(b, len(text))) for a, b in strong if b > a]
     cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans), *(x for span in strong for x in span)})
     out: list[str] = ["<p>"]
+    marking = False
+
+    def close() -> None:
+        nonlocal marking
+        if marking:
+            out.append("</mark>")
+            marking = False
+
     for a, b in zip(cuts, cuts[1:]):
-        inside = [n for x, y, n in spans if x <= a and b <= y]
+        inside = any(x <= a and b <= y for x, y, _ in spans)
         bold = any(x <= a and b <= y for x, y in strong)
-        pieces = _LINE_BREAK.split(text[a:b])
-        for i, piece in enumerate(pieces):
+        for i, piece in enumerate(_LINE_BREAK.split(text[a:b])):
             if i:
+                close()
                 out.append("</p><p>")
-            if piece:
-                shown = f"<strong>{escape(piece)}</strong>" if bold else escape(piece)
-                out.append(f"<mark>{shown}</mark>" if inside else shown)
+            if not piece:
+                continue
+            if inside and not marking:
+                out.append("<mark>")
+                marking = True
+            elif not inside:
+                close()
+            out.append(f"<strong>{escape(piece)}</strong>" if bold else escape(piece))
         ends = [n for x, y, n in spans if y == b and n is not None]
+        if ends or not any(x <= b < y for x, y, _ in spans):
+            close()
         out += [f'<sup class="qa-mark-num">{int(n)}</sup>' for n in ends]
+    close()
     out.append("</p>")
     return "".join(out).replace("<p></p>", "")
 
