@@ -60,7 +60,10 @@
   };
   const relabel = () => {
     document.querySelectorAll('#qa-chat [data-testid="bot"][aria-label], #qa-chat [data-testid="user"][aria-label]').forEach((m) => {
-      if ((m.getAttribute("aria-label") || "").includes("<")) m.setAttribute("aria-label", plainLabel(m));
+      // Set only when it differs: a plain label may itself hold "<" (an article quoting "<script>"),
+      // and setting it again would wake this observer forever.
+      const plain = plainLabel(m);
+      if ((m.getAttribute("aria-label") || "") !== plain) m.setAttribute("aria-label", plain);
     });
   };
   new MutationObserver(() => { follow(); relabel(); }).observe(document.body,
