@@ -56,6 +56,14 @@ class Settings:
     # with the index and updated incrementally; below it an exact scan takes under 5 ms (it takes
     # 10 ms at 100k, where IVF takes 0.7 ms with Recall@10 1.000: benchmarks/README.md). None: always exact.
     ann_above: int | None = 50_000
+    # Where the index lives: None for files beside the corpus, or a PostgreSQL URL
+    # ("postgresql://user:password@host/db", env QA_STORE): the database is then the source of truth,
+    # shared by every app server (qa/pgstore.py), and the corpus folder is optional.
+    store: str | None = None
+    # With a database store: from this many passages on dense search uses pgvector's HNSW index,
+    # with this many candidates per query (hnsw.ef_search); below it an exact scan of the loaded vectors.
+    hnsw_above: int = 20_000
+    hnsw_ef_search: int = 100
 
     def __post_init__(self) -> None:
         if self.sentence_vectors not in ("float16", "float32"):
@@ -70,6 +78,7 @@ class Settings:
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
             "answerer": os.environ.get("QA_ANSWERER"),
+            "store": os.environ.get("QA_STORE") or None,
         }
         values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
         for key in ("corpus", "index_dir"):
