@@ -135,7 +135,12 @@ class Indexer:
             with self.write_lock:
                 started = time.perf_counter()
                 old = self._current_or_saved(fresh=True)
-                return self._update(old, list(old.articles) if old else [], [], old.excluded if old else frozenset(), started)
+                if old is None:  # an empty database (or vectors of another model): an empty index
+                    return self._update(None, [], [], frozenset(), started)
+                self.install(old)
+                report = IndexReport(articles=len(old.articles), passages=old.passage_count, seconds=time.perf_counter() - started)
+                self.last_report = report
+                return report
         if self.corpus.exists() and not self.corpus.is_dir():
             raise FileNotFoundError(f"{self.corpus} is a file, not a folder: pass the folder that holds the articles.")
         if not self.corpus.is_dir():

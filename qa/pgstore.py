@@ -132,6 +132,7 @@ class PgStore:
         url: str,
         settings: PgSettings | None = None,
         index_title: Callable[[Article], str] | None = None,
+        check_schema: bool = True,
     ) -> None:
         self.url = url
         self.settings = settings or PgSettings()
@@ -141,15 +142,14 @@ class PgStore:
         self._pool = None
         self._pool_lock = threading.Lock()
         self._checked_at = 0.0
-        self._seen_generation: int | None = None
-        self.connect()
+        self.connect(check_schema)
 
     # ------------------------------------------------------------ connections
     @property
     def name(self) -> str:
         return display_url(self.url)
 
-    def connect(self) -> None:
+    def connect(self, check_schema: bool = True) -> None:
         """Check the database (reachable, pgvector, schema version) and open the pool; raises
         StoreUnavailable with one clear message otherwise."""
         import psycopg
@@ -171,7 +171,8 @@ class PgStore:
                             f"The database at {self.name} could not enable pgvector ({error}); "
                             "ask its administrator to run CREATE EXTENSION vector."
                         ) from error
-                self._check_schema(conn)
+                if check_schema:
+                    self._check_schema(conn)
         except StoreUnavailable:
             raise
         except psycopg.Error as error:
@@ -225,13 +226,21 @@ class PgStore:
 
         return _Guard()
 
-    def _check_schema(self, conn) -> None:
-        exists = conn.execute("SELECT to_regclass('qa_meta') IS NOT NULL").fetchone()[0]
-        if not exists:
-            return
+    def schema_version(self) -> int | None:
+        """The qa schema version the database holds (None: no qa tables yet)."""
+        with self._connection() as conn:
+            return self._schema_version(conn)
+
+    @staticmethod
+    def _schema_version(conn) -> int | None:
+        if not conn.execute("SELECT to_regclass('qa_meta') IS NOT NULL").fetchone()[0]:
+            return None
         row = conn.execute("SELECT value FROM qa_meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version != SCHEMA_VERSION:
+        return int(row[0]) if row else 0
+
+    def _check_schema(self, conn) -> None:
+        version = self._schema_version(conn)
+        if version is not None and version != SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"The database at {self.name} holds qa schema version {version}; this qa needs version {SCHEMA_VERSION}. "
                 f"Run: python -m qa migrate --to {self.name} (it rebuilds the tables from a local index or the corpus)."
@@ -407,24 +416,30 @@ class PgStore:
 
     def _save(self, conn, snapshot: Snapshot, base: Snapshot | None) -> None:
         meta = dict(conn.execute("SELECT key, value FROM qa_meta").fetchall())
-        if meta.get("model") not in (None, snapshot.model) or int(meta.get("dimension") or snapshot.dimension) != snapshot.dimension \
-                or (meta.get("passage_settings") not in (None, asdict(snapshot.passage_settings))):
-            with conn.transaction():  # vectors of another model or passage settings: start over
+        vectors = {
+            "model": snapshot.model,
+            "dimension": snapshot.dimension,
+            "passage_settings": asdict(snapshot.passage_settings),
+            "probe": list(snapshot.probe),
+        }
+        # What the vectors depend on is written first, so articles written before a crash are
+        # found (and kept) by the next run; vectors of another model or passage settings go.
+        with conn.transaction():
+            if meta.get("model") is not None and any(meta.get(k) != vectors[k] for k in ("model", "dimension", "passage_settings")):
                 conn.execute("DELETE FROM qa_articles")
-                conn.execute("DELETE FROM qa_meta WHERE key IN ('model', 'dimension', 'passage_settings', 'probe')")
-                self._bump(conn)
+            self._put_meta(conn, meta, vectors)
         stored = dict(conn.execute("SELECT id, hash FROM qa_articles").fetchall())
         passage_bounds, sentence_bounds = snapshot.article_bounds()
         wanted = {a.id for a in snapshot.articles}
         for i, (article, digest) in enumerate(zip(snapshot.articles, snapshot.hashes)):
             if stored.get(article.id) == digest:
                 continue
-            with conn.transaction():
+            with conn.transaction():  # the article whole, or not at all
                 conn.execute("DELETE FROM qa_articles WHERE id = %s", (article.id,))
                 self._insert(conn, snapshot, i, float(i), passage_bounds, sentence_bounds)
                 self._bump(conn)
         gone = stored.keys() - wanted
-        if base is not None:
+        if base is not None:  # only what this change removed: others' new articles stay
             gone &= {a.id for a in base.articles}
         for article_id in sorted(gone):
             with conn.transaction():
@@ -432,27 +447,24 @@ class PgStore:
                 self._bump(conn)
         with conn.transaction():
             ids = [a.id for a in snapshot.articles]
-            conn.execute(
+            moved = conn.execute(
                 "UPDATE qa_articles a SET position = v.position FROM unnest(%s::text[], %s::float8[]) AS v(id, position) "
                 "WHERE a.id = v.id AND a.position IS DISTINCT FROM v.position",
                 (ids, [float(i) for i in range(len(ids))]),
-            )
-            values = {
-                "model": snapshot.model,
-                "dimension": snapshot.dimension,
-                "passage_settings": asdict(snapshot.passage_settings),
-                "probe": list(snapshot.probe),
-                "excluded": sorted(snapshot.excluded),
-            }
-            changed = {k: v for k, v in values.items() if meta.get(k) != v}
-            for key, value in changed.items():
-                conn.execute(
-                    "INSERT INTO qa_meta VALUES (%s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, json.dumps(value)),
-                )
-            if changed:
-                self._bump(conn)
+            ).rowcount
+            self._put_meta(conn, meta, {"excluded": sorted(snapshot.excluded)}, bump=bool(moved))
         self._ensure_ann(conn, snapshot.passage_count)
+
+    def _put_meta(self, conn, meta: dict, values: dict, bump: bool = False) -> None:
+        """Write the `values` that differ from `meta` (and bump the generation if any did, or `bump`)."""
+        changed = {k: v for k, v in values.items() if meta.get(k) != v}
+        for key, value in changed.items():
+            conn.execute(
+                "INSERT INTO qa_meta VALUES (%s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+        if changed or bump:
+            self._bump(conn)
 
     def _bump(self, conn) -> None:
         conn.execute("UPDATE qa_meta SET value = to_jsonb((value::text)::bigint + 1) WHERE key = 'generation'")
