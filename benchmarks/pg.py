@@ -1,5 +1,5 @@
 """The PostgreSQL store beside the local store, in one run: ingest rate, search() and ask() p50/p95,
-Recall@10 of pgvector's HNSW index against exact search (per ef_search), load time and memory.
+Recall@10 of pgvector's index (IVFFlat, or HNSW) against exact search per search width, load time and memory.
 
     python benchmarks/pg.py --sizes 10000,100000 [--store postgresql://...] [--quick]
 
@@ -7,7 +7,7 @@ Without --store it starts an embedded PostgreSQL 18 with pgvector 0.8.6 (the emb
 wheel) in a temporary folder. Passages beyond the real ones are made as in benchmarks/run.py:
 copies of the real passages with slightly perturbed real vectors (run.synthetic_snapshot). The
 ingest rate is the database write alone (vectors given; embedding is the same for both stores and
-measured by run.py); the HNSW build is timed apart. Memory is the process's resident set after
+measured by run.py); the vector index's build is timed apart. Memory is the process's resident set after
 loading each store's snapshot, in a fresh subprocess per store and size.
 """
 from __future__ import annotations
@@ -46,8 +46,9 @@ def time_calls(qa, questions, rounds: int) -> dict[str, float]:
     return {f"{name}_{q}_ms": run.ms(run.percentile(values, q)) for name, values in times.items() for q in (50, 95)}
 
 
-def recall(store, snapshot, question_vectors, ef_values) -> list[dict[str, Any]]:
-    """Recall@10 of the HNSW index against exact search, and the dense search's p50, per ef_search."""
+def recall(store, snapshot, question_vectors, widths) -> list[dict[str, Any]]:
+    """Recall@10 of the database's index (10 results, 40 rows re-scored exactly, as qa searches)
+    against exact search, and the dense search's p50/p95, per width (IVFFlat probes or HNSW ef_search)."""
     from qa.index import ExactIndex
     from qa.pgstore import PgVectorIndex
 
@@ -55,24 +56,24 @@ def recall(store, snapshot, question_vectors, ef_values) -> list[dict[str, Any]]
     truth = [set(exact.search(v, 10)[0].tolist()) for v in question_vectors]
     ann = snapshot.ann if isinstance(snapshot.ann, PgVectorIndex) else None
     rows = []
-    for ef in ef_values:
+    for width in widths:
         if ann is None:
             break
-        ann.ef_search = ef
+        ann.width = width
         found, times = [], []
         for v in question_vectors:
             t = time.perf_counter()
             ids, _ = ann.search(v, 10)
             times.append(time.perf_counter() - t)
             found.append(set(ids.tolist()))
-        rows.append({"ef_search": ef, "recall_at_10": float(np.mean([len(a & b) / 10 for a, b in zip(truth, found)])),
+        rows.append({"index": store.settings.index, "width": width, "recall_at_10": float(np.mean([len(a & b) / 10 for a, b in zip(truth, found)])),
                      "dense_p50_ms": run.ms(run.percentile(times, 50)), "dense_p95_ms": run.ms(run.percentile(times, 95))})
     exact_times = []
     for v in question_vectors:
         t = time.perf_counter()
         exact.search(v, 10)
         exact_times.append(time.perf_counter() - t)
-    rows.append({"ef_search": "exact (numpy)", "recall_at_10": 1.0, "dense_p50_ms": run.ms(run.percentile(exact_times, 50)),
+    rows.append({"index": "exact (numpy)", "width": "", "recall_at_10": 1.0, "dense_p50_ms": run.ms(run.percentile(exact_times, 50)),
                  "dense_p95_ms": run.ms(run.percentile(exact_times, 95))})
     return rows
 
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--store", default=None, help="a PostgreSQL URL (default: an embedded server in a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="two SQuAD articles as the base, 50 questions, one round")
-    parser.add_argument("--ef", default="40,100,200", help="hnsw.ef_search values to measure")
+    parser.add_argument("--widths", default="5,10,20,40", help="IVFFlat probes (or HNSW ef_search) values to measure")
+    parser.add_argument("--index", default="ivfflat", choices=["ivfflat", "hnsw"], help="the database's vector index")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "pg.json")
     parser.add_argument("--probe-memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa.store import IndexStore
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    ef_values = [int(x) for x in args.ef.split(",")]
+    widths = [int(x) for x in args.widths.split(",")]
     results: dict[str, Any] = {"meta": {**run.machine(), "sizes": sizes, "quick": args.quick,
                                         "command": "python benchmarks/pg.py " + " ".join(argv or sys.argv[1:])}, "rows": []}
     embedder = Embedder()
@@ -172,27 +174,26 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(f"DROP DATABASE IF EXISTS {name}")
                     conn.execute(f"CREATE DATABASE {name}")
                 url = server.get_uri(name)
-            settings = Settings(answerer="features", store=url)
-            pg = PgStore(url, PgSettings(hnsw_above=settings.hnsw_above, ef_search=settings.hnsw_ef_search), base_qa.indexer.index_title)
-            pg.settings = PgSettings(hnsw_above=10**12)  # time the rows alone, then the HNSW build
+            settings = Settings(answerer="features", store=url, pg_index=args.index)
+            wanted = PgSettings.from_settings(settings)
+            pg = PgStore(url, replace(wanted, ann_above=10**12), base_qa.indexer.index_title)  # the rows alone first
             t = time.perf_counter()
             pg.save(snapshot)
             row["pg_write_s"] = time.perf_counter() - t
             row["pg_ingest_passages_per_s"] = n / row["pg_write_s"]
-            pg.settings = PgSettings(hnsw_above=settings.hnsw_above, ef_search=settings.hnsw_ef_search)
-            if n >= settings.hnsw_above:
-                t = time.perf_counter()
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("SET maintenance_work_mem = '1GB'")
-                    conn.execute("CREATE INDEX IF NOT EXISTS qa_passages_hnsw ON qa_passages USING hnsw (embedding vector_cosine_ops)")
-                row["pg_hnsw_build_s"] = time.perf_counter() - t
+            pg.settings = wanted
+            t = time.perf_counter()
+            pg.ensure_ann_index(n)
+            row["pg_index_build_s"] = time.perf_counter() - t
             t = time.perf_counter()
             pg_qa = QA.from_folder(None, settings=settings, embedder=embedder)
             row["pg_load_s"] = time.perf_counter() - t
             pg_snapshot, retriever = pg_qa.current()
             row["pg_dense"] = retriever.dense.kind
             row["pg"] = time_calls(pg_qa, sample, rounds)
-            row["pg_recall"] = recall(pg_qa.store, pg_snapshot, question_vectors, ef_values)
+            row["pg_recall"] = recall(pg_qa.store, pg_snapshot, question_vectors, widths)
+            if pg_snapshot.ann is not None:
+                pg_snapshot.ann.width = wanted.width
             row["pg_memory"] = measure_memory("postgresql", url)
             with psycopg.connect(url) as conn:
                 row["pg_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
@@ -223,10 +224,10 @@ def report(results: dict[str, Any]) -> str:
                 f"{row[kind]['search_50_ms']:.1f} / {row[kind]['search_95_ms']:.1f} | {row[kind]['ask_50_ms']:.1f} / {row[kind]['ask_95_ms']:.1f} | "
                 f"{load:.1f} | {memory.get('rss_bytes', 0) / 1e6:,.0f} |"
             )
-    lines += ["", "| passages | ef_search | Recall@10 vs exact | dense search p50 / p95 ms |", "| --- | --- | --- | --- |"]
+    lines += ["", "| passages | dense index | probes / ef_search | Recall@10 vs exact | dense search p50 / p95 ms |", "| --- | --- | --- | --- | --- |"]
     for row in results["rows"]:
         for r in row["pg_recall"]:
-            lines.append(f"| {row['passages']:,} | {r['ef_search']} | {r['recall_at_10']:.3f} | {r['dense_p50_ms']:.2f} / {r['dense_p95_ms']:.2f} |")
+            lines.append(f"| {row['passages']:,} | {r['index']} | {r['width']} | {r['recall_at_10']:.3f} | {r['dense_p50_ms']:.2f} / {r['dense_p95_ms']:.2f} |")
     return "\n".join(lines)
 
 

@@ -524,7 +524,7 @@ def open_store(settings: Settings, index_title=None) -> Any:
 
         if not is_database_url(settings.store):
             raise ValueError(f"Unsupported store {settings.store.split(':')[0]!r}: give a postgresql:// URL, or none for files beside the corpus.")
-        return PgStore(settings.store, PgSettings(hnsw_above=settings.hnsw_above, ef_search=settings.hnsw_ef_search), index_title)
+        return PgStore(settings.store, PgSettings.from_settings(settings), index_title)
     return IndexStore(settings.resolved_index_dir, ann_above=settings.ann_above)
 
 

@@ -33,7 +33,7 @@ def migrate(corpus: Path, url: str, index_dir: str | Path | None = None, model: 
     started = time.perf_counter()
     # The indexer's title rule (the title as put before each passage, for BM25) needs the model's tokenizer.
     indexer = Indexer(settings, Embedder(snapshot.model, backend=settings.backend), store=local)
-    database = PgStore(url, PgSettings(hnsw_above=settings.hnsw_above, ef_search=settings.hnsw_ef_search), indexer.index_title, check_schema=False)
+    database = PgStore(url, PgSettings.from_settings(settings), indexer.index_title, check_schema=False)
     try:
         version = database.schema_version()
         if version is not None and version != SCHEMA_VERSION:

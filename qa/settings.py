@@ -60,9 +60,13 @@ class Settings:
     # ("postgresql://user:password@host/db", env QA_STORE): the database is then the source of truth,
     # shared by every app server (qa/pgstore.py), and the corpus folder is optional.
     store: str | None = None
-    # With a database store: from this many passages on dense search uses pgvector's HNSW index,
-    # with this many candidates per query (hnsw.ef_search); below it an exact scan of the loaded vectors.
-    hnsw_above: int = 20_000
+    # With a database store: from this many passages on dense search uses pgvector's index, IVFFlat
+    # (about sqrt(n) lists, pg_probes scanned) or HNSW (hnsw_ef_search candidates); below it an exact
+    # scan of the loaded vectors. IVFFlat by default: Recall@10 1.000 where HNSW reached 0.4-0.6 on
+    # near-duplicate passages (qa/pgstore.py, benchmarks/README.md).
+    pg_ann_above: int = 20_000
+    pg_index: str = "ivfflat"
+    pg_probes: int = 20
     hnsw_ef_search: int = 100
 
     def __post_init__(self) -> None:
