@@ -169,3 +169,19 @@ def test_the_databases_vector_index_finds_what_exact_search_finds(corpus: Path, 
     assert exact.current()[1].dense.kind == "exact"
     for query in ("trade between Georgia and Russia", "breakaway regions", "Georgian Dream"):
         assert [h.passage_id for h in with_index.search(query, 3)] == [h.passage_id for h in exact.search(query, 3)]
+
+
+def test_a_wrong_password_is_named_as_such(postgres_server, database_url: str) -> None:
+    # A role that must log in with a password (scram), on the session's server: a rule before its
+    # trust rules, then a configuration reload.
+    hba = postgres_server.pgdata / "pg_hba.conf"
+    if "qa_login" not in hba.read_text():
+        hba.write_text("local all qa_login scram-sha-256\n" + hba.read_text())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE qa_login LOGIN PASSWORD 'right-one'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        conn.execute("SELECT pg_reload_conf()")
+    socket = database_url.split("host=")[1]
+    name = database_url.split("/")[3].split("?")[0]
+    with pytest.raises(StoreUnavailable, match="refused the login") as caught:
+        PgStore(f"postgresql://qa_login:wrong-one@/{name}?host={socket}")
+    assert "wrong-one" not in str(caught.value) and "check the user and password" in str(caught.value)

@@ -23,8 +23,8 @@ BRIDGE = b"Title: River Bridge Approved\n\nThe council approved a 42 million dol
 ENV = {**os.environ, "QA_ANSWERER": "features", "GRADIO_ANALYTICS_ENABLED": "False"}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, env={**ENV, **env}, capture_output=True, text=True, timeout=600)
 
 
 def test_two_app_servers_on_one_database(tmp_path: Path, database_url: str, monkeypatch) -> None:
@@ -112,7 +112,7 @@ def test_migrate_copies_a_local_index_without_embedding(tmp_path: Path, database
     assert "Copied 1 articles" in moved.stdout and "no re-embedding" in moved.stdout
     listed = cli("articles", "--store", database_url)  # no folder: the database alone
     assert listed.returncode == 0 and "River Bridge Approved" in listed.stdout
-    asked = cli("ask", "How much will the Alder River bridge cost?", "--store", database_url, "--json")
+    asked = cli("ask", "How much will the Alder River bridge cost?", "--json", QA_STORE=database_url)  # the environment's store
     assert asked.returncode == 0 and "42 million" in asked.stdout
     wrong = cli("articles", "--store", "postgresql://qa:hunter2@127.0.0.1:1/qa")
     assert wrong.returncode == 3 and "Cannot reach the database at postgresql://qa@127.0.0.1:1/qa" in wrong.stderr
