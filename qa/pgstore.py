@@ -142,6 +142,15 @@ def _decode(chunks: list[bytes], dimension: int, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(raw[:, 4:]).view(f">{np.dtype(dtype).char}").astype(dtype)
 
 
+def _batches(conn, name: str, query: str, size: int = 20_000):
+    """The rows of `query` in lists of at most `size`, from a server-side (named) binary cursor."""
+    with conn.cursor(name=name, binary=True) as cursor:
+        cursor.itersize = size
+        cursor.execute(query)
+        while rows := cursor.fetchmany(size):
+            yield rows
+
+
 class PgStore:
     """Reads and writes snapshots in PostgreSQL (the local store's seam: `load`, `save`, `name`)."""
 
@@ -356,32 +365,42 @@ class PgStore:
             hashes.append(digest)
             titles.append(title)
         position = {a.id: i for i, a in enumerate(articles)}
-        sentence_rows, sentence_chunks = [], []
-        with conn.cursor(binary=True) as cursor:
-            cursor.execute(
-                "SELECT s.article_id, s.start_char, s.end_char, halfvec_send(s.embedding) FROM qa_sentences s "
-                "JOIN qa_articles a ON a.id = s.article_id ORDER BY a.position, a.id, s.ordinal"
-            )
-            for article_id, start, end, chunk in cursor:
-                sentence_rows.append((position[article_id], start, end))
-                sentence_chunks.append(bytes(chunk))
-        sentences = np.array(sentence_rows, dtype=np.int64).reshape(-1, 3)
+        # Rows are read in batches through a server-side cursor straight into preallocated arrays:
+        # the process never holds a second copy of the vectors as Python objects.
+        n_sentences = conn.execute("SELECT count(*) FROM qa_sentences").fetchone()[0]
+        sentences = np.empty((n_sentences, 3), dtype=np.int64)
+        sentence_vectors = np.empty((n_sentences, dimension), dtype=np.float16)
+        done = 0
+        for rows in _batches(
+            conn, "qa_load_sentences",
+            "SELECT s.article_id, s.start_char, s.end_char, halfvec_send(s.embedding) FROM qa_sentences s "
+            "JOIN qa_articles a ON a.id = s.article_id ORDER BY a.position, a.id, s.ordinal",
+        ):
+            m = len(rows)
+            sentences[done : done + m] = [(position[article_id], start, end) for article_id, start, end, _ in rows]
+            sentence_vectors[done : done + m] = _decode([bytes(r[3]) for r in rows], dimension, "float16")
+            done += m
         first_sentence = np.searchsorted(sentences[:, 0], np.arange(len(articles) + 1))
-        passage_rows, passage_chunks, row_ids = [], [], []
-        with conn.cursor(binary=True) as cursor:
-            cursor.execute(
-                "SELECT p.id, p.article_id, p.start_char, p.end_char, p.first_sentence, p.last_sentence, vector_send(p.embedding) "
-                "FROM qa_passages p JOIN qa_articles a ON a.id = p.article_id ORDER BY a.position, a.id, p.ordinal"
-            )
-            for row_id, article_id, start, end, first, last, chunk in cursor:
+        n_passages = conn.execute("SELECT count(*) FROM qa_passages").fetchone()[0]
+        passages = np.empty((n_passages, 5), dtype=np.int64)
+        passage_vectors = np.empty((n_passages, dimension), dtype=np.float32)
+        row_ids = np.empty(n_passages, dtype=np.int64)
+        done = 0
+        for rows in _batches(
+            conn, "qa_load_passages",
+            "SELECT p.id, p.article_id, p.start_char, p.end_char, p.first_sentence, p.last_sentence, vector_send(p.embedding) "
+            "FROM qa_passages p JOIN qa_articles a ON a.id = p.article_id ORDER BY a.position, a.id, p.ordinal",
+        ):
+            m = len(rows)
+            table = []
+            for row_id, article_id, start, end, first, last, _ in rows:
                 i = position[article_id]
                 offset = int(first_sentence[i])
-                passage_rows.append((i, start, end, offset + first, offset + last))
-                passage_chunks.append(bytes(chunk))
-                row_ids.append(row_id)
-        passages = np.array(passage_rows, dtype=np.int64).reshape(-1, 5)
-        passage_vectors = _decode(passage_chunks, dimension, "float32")
-        sentence_vectors = _decode(sentence_chunks, dimension, "float16")
+                table.append((i, start, end, offset + first, offset + last))
+            passages[done : done + m] = table
+            row_ids[done : done + m] = [r[0] for r in rows]
+            passage_vectors[done : done + m] = _decode([bytes(r[6]) for r in rows], dimension, "float32")
+            done += m
         texts = []
         for i, start, end in passages[:, :3].tolist():
             title = titles[i]
@@ -403,8 +422,7 @@ class PgStore:
             generation=int(meta["generation"]),
         )
         if len(passages) >= max(self.settings.ann_above, 1):
-            ids = np.array(row_ids, dtype=np.int64)
-            snapshot = replace(snapshot, ann=PgVectorIndex(self, passage_vectors, ids, self.settings.width))
+            snapshot = replace(snapshot, ann=PgVectorIndex(self, passage_vectors, row_ids, self.settings.width))
         return snapshot
 
     def nearest_rows(self, query: np.ndarray, k: int, width: int) -> np.ndarray:
