@@ -190,3 +190,15 @@ def test_a_wrong_password_is_named_as_such(postgres_server, database_url: str) -
     with pytest.raises(StoreUnavailable, match="refused the login") as caught:
         PgStore(f"postgresql://qa_login:wrong-one@/{name}?host={socket}")
     assert "wrong-one" not in str(caught.value) and "check the user and password" in str(caught.value)
+
+
+def test_the_database_store_ranks_as_the_local_store_does(corpus: Path, index_dir: Path, database_url: str, embedder) -> None:
+    """BM25 is rebuilt from the texts and titles the database keeps: the same scores as the local
+    index's, so lexical retrieval quality is the local store's by construction (and so is the ranking)."""
+    (corpus / "bridge.txt").write_text(BRIDGE)
+    local = QA.from_folder(corpus, index_dir=index_dir, settings=SETTINGS, embedder=embedder)
+    database = open_qa(corpus, database_url, embedder)
+    local_snapshot, database_snapshot = local.current()[0], database.current()[0]
+    for query in ("trade between Georgia and Russia", "Alder River pedestrian bridge", "breakaway regions recognition"):
+        assert np.allclose(local_snapshot.lexical.scores(query), database_snapshot.lexical.scores(query))
+        assert [(h.article.id, h.start, h.end) for h in local.search(query, 5)] == [(h.article.id, h.start, h.end) for h in database.search(query, 5)]
