@@ -332,6 +332,7 @@ def profile_ask(qa, embedder, questions) -> dict[str, float]:
     `QA.retrieve` and the answerer one by one, through their public methods, each timed (nothing is
     patched); "total ask()" is `qa.ask` itself, timed separately."""
     from qa.answering import hit_for
+    from qa.facade import reranked_by_answer
     from qa.retrieval import positive_top
 
     snapshot, retriever = qa.current()
@@ -355,8 +356,11 @@ def profile_ask(qa, embedder, questions) -> dict[str, float]:
         stage("dense cosines of candidates", lambda: retriever.dense.scores_for(vector, ids))
         stage("best-sentence cosines", lambda: retriever.best_sentence_scores(ids, vector))
         ranked = stage("fusion (all three signals again)", lambda: retriever.fuse(ids, vector, lexical, k))
-        stage("answer: reading, confidence, citations", lambda: qa.answerer.answer(snapshot, text, vector, ranked))
-        stage("hits", lambda: [hit_for(snapshot, r) for r in ranked])
+        answer = stage(
+            f"answer ({qa.answerer.name}): sentences, reader, confidence, citations",
+            lambda: qa.answerer.answer(snapshot, text, vector, ranked),
+        )
+        stage("hits (re-ranked by the answer)", lambda: reranked_by_answer([hit_for(snapshot, r) for r in ranked], answer))
         embedder.clear_query_cache()
         t = time.perf_counter()
         qa.ask(text)

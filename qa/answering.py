@@ -80,10 +80,23 @@ _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(not|never|no|n't|without|none|neither|nor|fail(?:ed|s)?)\b|n't\b", re.IGNORECASE)
 
 
-def is_heading(text: str) -> bool:
-    """A headline, heading, caption or list label: short and not ending like a sentence. It may
-    give context, but it never stands as an answer sentence."""
-    return not _TERMINAL.search(text.strip()) and len(text.split()) <= 15
+_SMALL_WORDS = frozenset("a an and as at by for in of on or the to vs with from".split())
+
+
+def is_heading(text: str, title: str | None = None) -> bool:
+    """A headline or heading: a line that does not end like a sentence and is the article's title,
+    or is in Title Case, or is a few words without a number ("Rail reopening", "What was built").
+    It may give context, but it never stands as an answer sentence. A list item that states a fact
+    ("300 panels on the old mill roof") is not a heading."""
+    text = " ".join(text.split())
+    if _TERMINAL.search(text) or len(text.split()) > 15:
+        return False
+    if title and text.casefold() == " ".join(title.split()).casefold():
+        return True
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if w.lower() not in _SMALL_WORDS]
+    if len(words) > 1 and sum(w[0].isupper() for w in words) / len(words) >= 0.75:
+        return True
+    return len(text.split()) <= 4 and not _DIGIT.search(text)
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,11 @@ class Candidates:
     passage_bigrams: np.ndarray  # per ranked passage
     passage_details: list[dict]  # per ranked passage: what of the question it lacks
     covered_anywhere: float
+
+
+def sentence_title(snapshot: Snapshot, sentence_id: int) -> str:
+    """The title of the article a sentence belongs to."""
+    return snapshot.articles[int(snapshot.sentence_row(sentence_id)[0])].title
 
 
 def hit_for(snapshot: Snapshot, ranked: RankedPassage) -> Hit:
@@ -350,7 +368,7 @@ def compose(
     if not len(found.sentence_ids):
         return Answer(question, NOT_FOUND, True, 0.0, [], related)
     logits = ranker_logits(model, found)
-    headings = np.array([is_heading(snapshot.sentence_text(int(i))) for i in found.sentence_ids])
+    headings = np.array([is_heading(snapshot.sentence_text(int(i)), sentence_title(snapshot, int(i))) for i in found.sentence_ids])
     if not headings.all():
         logits = np.where(headings, logits.min() - 10.0, logits)  # a heading never leads an answer
     best = int(np.argmax(logits))

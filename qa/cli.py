@@ -180,7 +180,13 @@ def _evaluate(args) -> int:
 
 def format_answer(answer) -> str:
     """An answer and its sources as plain text."""
-    lines = [textwrap.fill(answer.text, 100), ""]
+    text = answer.text
+    lines = []
+    if answer.short_answer and text.startswith(answer.short_answer):
+        # The short answer on its own line, then the sentence(s) it comes from.
+        lines.append(f"Answer: {answer.short_answer}")
+        text = text[len(answer.short_answer) :].lstrip(" —")
+    lines += [textwrap.fill(text, 100), ""]
     if answer.abstained:
         if answer.related:
             lines.append("Closest passages:")

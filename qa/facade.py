@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -27,11 +27,14 @@ from .settings import Settings
 from .store import IndexStore, Snapshot
 from .types import Answer, Article, Hit
 
+if TYPE_CHECKING:
+    from .feedback import FeedbackLog
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "QA", "IndexNotSaved", "IndexReport", "QuestionError", "Retrieval", "UploadTooLarge", "human_size", "safe_file_name",
-    "contextual_query", "conversation_turns", "MAX_HISTORY_TURNS", "MAX_TOP_K",
+    "contextual_query", "conversation_turns", "reranked_by_answer", "MAX_HISTORY_TURNS", "MAX_TOP_K",
 ]
 
 
@@ -71,6 +74,7 @@ class QA:
         self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size, backend=self.settings.backend)
         self.indexer = Indexer(self.settings, self.embedder)
         self.answerer = create_answerer(self.settings)
+        self._suggestions: dict[tuple, tuple[str, ...]] = {}
 
     # The index's parts, for callers that had them on QA.
     @property
@@ -134,6 +138,7 @@ class QA:
         qa.remove_upload_leftovers()
         qa.refresh()
         return qa
+
     def refresh(self) -> IndexReport:
         """Re-scan the corpus folder: embed new or changed articles, drop removed ones."""
         return self.indexer.refresh()
@@ -161,14 +166,22 @@ class QA:
         return self.answerer.threshold
 
     # ---------------------------------------------------------------- asking
-    def ask(self, question: str, history: Iterable[Any] | None = None, top_k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Iterable[Any] | None = None,
+        top_k: int | None = None,
+        articles: Iterable[str] | None = None,
+    ) -> Answer:
         """Answer `question` from the articles, with citations; abstain when they do not answer it.
 
         `history` is the conversation so far, as (question, answer) pairs or chat messages
         ({"role": "user", "content": ...}); it resolves follow-ups such as "And what does it import?".
+        `articles` (ids) restricts the answer, its citations and related passages to those articles;
+        None or empty means all. An unknown id is a `QuestionError`.
         """
         top_k = _count(top_k, "top_k", optional=True)
-        answer, ranking = self.ask_with_ranking(question, history, k=top_k or 0)
+        answer, ranking = self.ask_with_ranking(question, history, k=top_k or 0, articles=articles)
         if top_k:
             answer.related = ranking[:top_k]
         return answer
@@ -179,36 +192,142 @@ class QA:
         history: Iterable[Any] | None = None,
         k: int = 10,
         abstain_below: float | None = None,
+        articles: Iterable[str] | None = None,
     ) -> tuple[Answer, list[Hit]]:
         """`ask`, plus the ranked passages it drew on (at least k); `abstain_below` overrides the
         threshold (the evaluation passes 0 to see what would be answered, then applies its own)."""
-        retrieval = self.retrieve(question, history, k)
+        retrieval = self.retrieve(question, history, k, articles=articles)
         answer = self.answerer.answer(
             retrieval.snapshot, retrieval.question, retrieval.question_vector, retrieval.ranked, abstain_below=abstain_below
         )
-        return answer, [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
+        hits = [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
+        return answer, reranked_by_answer(hits, answer)
 
-    def retrieve(self, question: str, history: Iterable[Any] | None = None, k: int = 10) -> Retrieval:
+    def retrieve(
+        self, question: str, history: Iterable[Any] | None = None, k: int = 10, articles: Iterable[str] | None = None
+    ) -> Retrieval:
         """The retrieval stage of `ask`, for answerers, evaluation and fitting scripts: the snapshot
-        it read, the question's vector and the ranked passages (at least `k`)."""
+        it read, the question's vector and the ranked passages (at least `k`; only of `articles`, if given)."""
         question = self._clean(question)
         history = self.check_history(history)
         k = _count(k, "k", low=0)
         snapshot, retriever = self.current()
+        rows = self._article_rows(snapshot, articles)
         query = contextual_query(question, history)
         vector = self.embedder.encode_query(question)
         # A follow-up retrieves with the conversation, but its sentences are chosen for the question itself.
         query_vector = vector if query == question else self.embedder.encode_query(query)
-        ranked = retriever.retrieve(query_vector, query, max(self.settings.answer_passages, self.settings.related, k))
+        ranked = retriever.retrieve(query_vector, query, max(self.settings.answer_passages, self.settings.related, k), articles=rows)
         return Retrieval(snapshot, question, vector, ranked)
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k passages that best match `query` (dense and lexical, fused), best first."""
+    def search(self, query: str, k: int = 5, articles: Iterable[str] | None = None) -> list[Hit]:
+        """The k passages that best match `query` (dense and lexical, fused), best first; `articles`
+        (ids) restricts them to those articles, as in `ask`."""
         query = self._clean(query)
         k = _count(k, "k")
         snapshot, retriever = self.current()
-        ranked = retriever.retrieve(self.embedder.encode_query(query), query, k)
+        rows = self._article_rows(snapshot, articles)
+        ranked = retriever.retrieve(self.embedder.encode_query(query), query, k, articles=rows)
         return [hit_for(snapshot, r) for r in ranked]
+
+    @staticmethod
+    def _article_rows(snapshot: Snapshot, articles: Iterable[str] | None) -> np.ndarray | None:
+        """The snapshot rows of the article ids `articles`, or None (all articles) when there are none."""
+        if articles is None or isinstance(articles, str):
+            articles = [articles] if isinstance(articles, str) else []
+        ids = list(dict.fromkeys(articles))
+        if not ids:
+            return None
+        unknown = [a for a in ids if a not in snapshot.article_index]
+        if unknown:
+            raise QuestionError(f"No article with id {unknown[0]!r} in the index.")
+        return np.array([snapshot.article_index[a] for a in ids], dtype=np.int64)
+
+    # ---------------------------------------------------------------- suggesting questions
+    def example_questions(self, n: int = 3, per_article: int = 1, articles: int = 12, tries: int = 4) -> list[str]:
+        """Up to `n` questions that this index answers: sentences of the articles turned into
+        questions (`qa.questions`), each kept only when `ask` answers it (does not abstain) and cites
+        the sentence it came from. At most `per_article` from one article, from the first `articles`
+        articles, `tries` sentences each, so it costs a few dozen asks at most (cached per index)."""
+        snapshot, _ = self.current()
+        key = ("examples", id(snapshot), n, per_article, articles, tries)
+        cached = self._suggestions.get(key)
+        if cached is not None:
+            return list(cached)
+        found: list[str] = []
+        rows = range(min(len(snapshot.articles), articles))
+        each = max(per_article, -(-n // max(len(rows), 1)))  # few articles: more from each
+        for row in rows:
+            if len(found) >= n:
+                break
+            found += self._verified(snapshot, self._sentences_of(snapshot, row), each, tries * each, set(found))
+        found = found[:n]
+        self._suggestions = {key: tuple(found)}  # one index at a time
+        return found
+
+    def follow_up_questions(self, answer: Answer, n: int = 3, exclude: Iterable[str] = (), tries: int = 8) -> list[str]:
+        """Up to `n` further questions about the articles `answer` cites (or, when it abstained,
+        the articles of its related passages): their other sentences near the cited ones, turned
+        into questions and kept only when `ask` answers them from that sentence."""
+        snapshot, _ = self.current()
+        seen = {" ".join(q.lower().split()) for q in exclude} | {" ".join(answer.question.lower().split())}
+        cited = [(c.article_id, c.start, c.end) for c in answer.citations] or [
+            (h.article.id, h.start, h.end) for h in answer.related[:2]
+        ]
+        candidates: list[tuple[int, int, int]] = []
+        for article_id, start, end in cited:
+            row = snapshot.article_index.get(article_id)
+            if row is None:
+                continue
+            spans = [s for s in self._sentences_of(snapshot, row) if not (s[1] < end and start < s[2])]
+            spans.sort(key=lambda s: min(abs(s[1] - end), abs(start - s[2])))  # nearest to the citation first
+            candidates += spans
+        return self._verified(snapshot, candidates, n, tries, seen)
+
+    @staticmethod
+    def _sentences_of(snapshot: Snapshot, row: int) -> list[tuple[int, int, int]]:
+        """(article row, start, end) of each sentence of article `row`, in order."""
+        first, last = snapshot.article_sentence_range(row)
+        return [(row, int(a), int(b)) for a, b in snapshot.sentence_spans(first, last)]
+
+    def _verified(self, snapshot: Snapshot, spans: list[tuple[int, int, int]], n: int, tries: int, seen: set[str]) -> list[str]:
+        from .questions import question_from_sentence
+
+        found: list[str] = []
+        asked = 0
+        for row, start, end in spans:
+            if len(found) >= n or asked >= tries:
+                break
+            article = snapshot.articles[row]
+            question = question_from_sentence(article.text[start:end])
+            normal = " ".join((question or "").lower().split())
+            if not question or normal in seen:
+                continue
+            seen.add(normal)
+            asked += 1
+            try:
+                answer = self.ask(question)
+            except ValueError:
+                continue
+            if not answer.abstained and any(c.article_id == article.id and c.start < end and start < c.end for c in answer.citations):
+                found.append(question)
+        return found
+
+    # ---------------------------------------------------------------- removed articles, feedback
+    def removed_articles(self) -> list[Article]:
+        """Articles removed from the index (`remove`) whose files are still in the corpus folder."""
+        return self.indexer.removed_articles()
+
+    def restore(self, article_id: str) -> IndexReport:
+        """Index again an article that `remove` dropped (its file must still be in the corpus)."""
+        return self.indexer.restore(article_id)
+
+    @property
+    def feedback(self) -> "FeedbackLog":
+        """Thumbs up/down on answers, kept as JSON lines beside the index (`qa.feedback`)."""
+        from .feedback import FeedbackLog
+
+        return FeedbackLog(self.indexer.feedback_path)
 
     def articles(self) -> list[Article]:
         snapshot, _ = self.current()
@@ -295,6 +414,17 @@ def _count(value: Any, name: str, *, low: int = 1, high: int = MAX_TOP_K, option
         shown = repr(value) if small or (isinstance(value, str) and len(value) <= 20) else f"a {type(value).__name__}"
         raise QuestionError(f"{name} must be a whole number from {low} to {high}, not {shown}.")
     return int(value)
+
+
+def reranked_by_answer(hits: list[Hit], answer: Answer) -> list[Hit]:
+    """The ranking after reading: passages the answer cites first (in citation order), then the rest
+    as retrieval ranked them. The answerer read the question with each candidate sentence, so its
+    choice is a better first passage than the fused retrieval score."""
+    cited = [(c.article_id, c.passage_start) for c in answer.citations]
+    first = [h for key in cited for h in hits if (h.article.id, h.start) == key]
+    first = list(dict.fromkeys(id(h) for h in first))
+    by_id = {id(h): h for h in hits}
+    return [by_id[i] for i in first] + [h for h in hits if id(h) not in set(first)]
 
 
 def contextual_query(question: str, history: Iterable[Any] | None) -> str:

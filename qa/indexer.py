@@ -265,6 +265,45 @@ class Indexer:
                 raise IndexNotSaved(f"Could not remove {article.path}: {report.not_saved.replace('; it is kept in memory only', '')}. Nothing was removed; free space or fix the folder's permissions and try again.")
             return article
 
+    def removed_articles(self) -> list[Article]:
+        """Articles removed from the index (`remove`) whose files are still in the corpus folder."""
+        snapshot, _ = self.current()
+        if not snapshot.excluded or self.corpus is None or not self.corpus.is_dir():
+            return []
+        articles, _ = read_folder(self.corpus, prefer=snapshot.article_index, max_bytes=self.max_file_bytes)
+        return [a for a in articles if a.id in snapshot.excluded]
+
+    def restore(self, article_id: str) -> IndexReport:
+        """Index again an article that `remove` dropped (its file must still be in the corpus)."""
+        with self.write_lock:
+            started = time.perf_counter()
+            old = self._current_or_saved(fresh=True)
+            if old is None or article_id not in old.excluded:
+                raise KeyError(f"No removed article with id {article_id!r}")
+            if self.corpus is None or not self.corpus.is_dir():
+                raise KeyError(f"The file of article {article_id!r} is no longer in the corpus folder")
+            articles, skipped = read_folder(self.corpus, prefer=old.article_index, max_bytes=self.max_file_bytes)
+            if article_id not in {a.id for a in articles}:
+                raise KeyError(f"The file of article {article_id!r} is no longer in the corpus folder")
+            excluded = old.excluded - {article_id}
+            articles = [a for a in articles if a.id not in excluded]
+            if self.shared:  # as in `refresh`: articles this server's folder lacks are other servers'
+                in_folder = {a.id for a in articles}
+                articles += [a for a in old.articles if a.id not in in_folder]
+            return self._update(old, articles, skipped, excluded, started)
+
+    @property
+    def feedback_path(self) -> Path:
+        """Where verdicts on answers are kept (`qa.feedback`): `feedback.jsonl` in the index folder,
+        which saves leave alone; with a database store, in the index folder the settings name
+        (beside the corpus unless QA_INDEX_DIR says otherwise)."""
+        folder = getattr(self.store, "folder", None)
+        if folder is None:
+            if self.settings.index_dir is None and self.settings.corpus is None:
+                raise RuntimeError("No folder to keep feedback in: a database store without a corpus folder needs QA_INDEX_DIR")
+            folder = self.settings.resolved_index_dir
+        return Path(folder) / "feedback.jsonl"
+
     @property
     def max_file_bytes(self) -> int:
         """Largest article file read: the readers' default, or more when uploads may be larger."""

@@ -126,6 +126,20 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Encode
     return results
 
 
+def snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) to whole words (a span can start or end inside a word piece: "##arat"),
+    and drop spaces and trailing punctuation other than closing brackets or quotes at its ends."""
+    while start > 0 and sentence[start - 1].isalnum() and sentence[start].isalnum():
+        start -= 1
+    while 0 < end < len(sentence) and sentence[end - 1].isalnum() and sentence[end].isalnum():
+        end += 1
+    while end > start and (sentence[end - 1].isspace() or sentence[end - 1] in ",;:."):
+        end -= 1
+    while start < end and sentence[start].isspace():
+        start += 1
+    return start, end
+
+
 class Reader:
     """The shipped reader, run with ONNX Runtime."""
 
@@ -156,9 +170,11 @@ class Reader:
         encoded = encode_pairs(self.tokenizer, question, sentences, titles)
         relevance, start_logits, end_logits = self.run(encoded)
         spans = best_spans(start_logits, end_logits, encoded)
-        return [
-            SentenceReading(float(r), s, e, score) for r, (s, e, score) in zip(relevance.tolist(), spans)
-        ]
+        readings = []
+        for r, (s, e, score), sentence in zip(relevance.tolist(), spans, sentences):
+            s, e = snap_to_words(sentence, s, e) if e > s else (s, e)
+            readings.append(SentenceReading(float(r), s, e, score))
+        return readings
 
     def run(self, encoded: EncodedPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feeds = {

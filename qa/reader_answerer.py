@@ -29,6 +29,7 @@ from .answering import (
     confidence_features,
     hit_for,
     is_heading,
+    sentence_title,
     ranker_logits,
 )
 from .reader import MODEL_DIR, Reader
@@ -152,7 +153,7 @@ class ReaderAnswerer:
             return None
         ranker = ranker_logits(self.feature_model, found)
         texts = [snapshot.sentence_text(int(i)) for i in found.sentence_ids]
-        eligible = np.array([not is_heading(t) for t in texts])
+        eligible = np.array([not is_heading(t, sentence_title(snapshot, int(i))) for t, i in zip(texts, found.sentence_ids)])
         order = [i for i in np.argsort(-ranker, kind="stable") if eligible[i]][: self.max_read]
         n = len(texts)
         read = np.zeros(n, bool)

@@ -35,19 +35,41 @@ class Retriever:
         self.dense = dense if dense is not None else create_dense_index(snapshot, ann_above)
         self.candidates = candidates
 
-    def retrieve(self, query_vector: np.ndarray, query_text: str, k: int) -> list[RankedPassage]:
+    def retrieve(
+        self, query_vector: np.ndarray, query_text: str, k: int, articles: np.ndarray | None = None
+    ) -> list[RankedPassage]:
+        """The k best passages; with `articles` (article rows of the snapshot), only theirs: the
+        candidates are then drawn from those articles' passages alone, so a small article is not
+        crowded out of the top candidates by the rest of the corpus."""
         if len(self.dense) == 0 or k <= 0:
             return []
+        if articles is not None:
+            return self._retrieve_within(query_vector, query_text, k, np.asarray(articles, dtype=np.int64))
         dense_ids, _ = self.dense.search(query_vector, self.candidates)
         lexical_scores = self.snapshot.lexical.scores(query_text)
         ids = np.union1d(dense_ids, positive_top(lexical_scores, self.candidates))
         return self.fuse(ids, query_vector, lexical_scores, k)
 
     def fuse(self, ids: np.ndarray, query_vector: np.ndarray, lexical_scores: np.ndarray, k: int) -> list[RankedPassage]:
-        """The k best of the candidate passages `ids` by the fused score."""
-        best_lexical = float(lexical_scores.max()) if lexical_scores.size else 0.0
-        lexical = lexical_scores[ids] / best_lexical if best_lexical > 0 else np.zeros(len(ids), np.float32)
-        dense = self.dense.scores_for(query_vector, ids)
+        """The k best of the candidate passages `ids` by the fused score (`lexical_scores`: BM25 of
+        every passage, normalised here by the best of them)."""
+        return self._ranked(ids, self.dense.scores_for(query_vector, ids), _normalised(lexical_scores, ids), query_vector, k)
+
+    def _retrieve_within(self, query_vector: np.ndarray, query_text: str, k: int, articles: np.ndarray) -> list[RankedPassage]:
+        """`retrieve` over the passages of the article rows `articles` alone: every passage of theirs
+        is scored (dense cosines of exactly those passages, whatever the dense index), the candidates
+        are the best of them, and BM25 is normalised by the best of them."""
+        pool = np.flatnonzero(np.isin(self.snapshot.passage_articles(), articles))
+        if pool.size == 0:
+            return []
+        pool_dense = self.dense.scores_for(query_vector, pool)
+        pool_lexical = self.snapshot.lexical.scores(query_text)[pool]
+        chosen = np.union1d(top_k(pool_dense, self.candidates), positive_top(pool_lexical, self.candidates))
+        return self._ranked(pool[chosen], pool_dense[chosen], _normalised(pool_lexical, chosen), query_vector, k)
+
+    def _ranked(self, ids: np.ndarray, dense: np.ndarray, lexical: np.ndarray, query_vector: np.ndarray, k: int) -> list[RankedPassage]:
+        """The k best of the passages `ids` (ascending), given their dense cosines and normalised
+        BM25: the best-sentence cosines are added and the three signals fused."""
         sentence = self.best_sentence_scores(ids, query_vector)
         fused = DENSE_WEIGHT * dense + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
         order = np.lexsort((ids, -fused))[:k]
@@ -76,6 +98,12 @@ class Retriever:
 def dense_index(snapshot: Snapshot, ann_above: int | None = None) -> DenseIndex:
     """The dense index for `snapshot` (`qa.index.create_dense_index`)."""
     return create_dense_index(snapshot, ann_above)
+
+
+def _normalised(lexical_scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """BM25 scores of `ids`, divided by the best of `lexical_scores` (zeros when none is positive)."""
+    best = float(lexical_scores.max()) if lexical_scores.size else 0.0
+    return lexical_scores[ids] / best if best > 0 else np.zeros(len(ids), np.float32)
 
 
 def positive_top(scores: np.ndarray, k: int) -> np.ndarray:

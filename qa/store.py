@@ -143,6 +143,11 @@ class Snapshot:
         """Rows of (first sentence, last sentence exclusive) of the passages `ids`."""
         return np.asarray(self._tables[0][np.asarray(ids, dtype=np.int64), 3:5])
 
+    def article_sentence_range(self, article: int) -> tuple[int, int]:
+        """(first, last exclusive) sentence rows of article `article` (its sentences are contiguous)."""
+        first, last = np.searchsorted(self._tables[1][:, 0], [article, article + 1])
+        return int(first), int(last)
+
     def sentence_spans(self, first: int, last: int) -> list[list[int]]:
         """(start, end) in its article of each sentence first..last-1 (one read of a memory map)."""
         return np.asarray(self._tables[1][first:last, 1:3]).tolist()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from fit_answer_model import best_threshold, fit_logistic  # noqa: E402
 
 from qa import QA, Settings  # noqa: E402
-from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading  # noqa: E402
+from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading, sentence_title  # noqa: E402
 from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize  # noqa: E402
 from qa.reader import MODEL_DIR, Reader  # noqa: E402
 from qa.reader_answerer import CALIBRATION_FILE, ReaderAnswerer, ReaderCalibration, Reading, confidence_feature_names  # noqa: E402
@@ -59,7 +59,7 @@ def collect(qa: QA, answerer: ReaderAnswerer, questions) -> list[dict]:
         snapshot, ranked = retrieval.snapshot, retrieval.ranked[: qa.settings.answer_passages]
         found = candidates(snapshot, retrieval.question, retrieval.question_vector, ranked)
         texts = [snapshot.sentence_text(int(s)) for s in found.sentence_ids]
-        eligible = np.array([not is_heading(t) for t in texts], dtype=bool)
+        eligible = np.array([not is_heading(t, sentence_title(snapshot, int(i))) for t, i in zip(texts, found.sentence_ids)], dtype=bool)
         relevance = np.full(len(texts), -np.inf, np.float32)
         span = np.zeros((len(texts), 2), np.int64)
         span_score = np.full(len(texts), -np.inf, np.float32)
@@ -169,8 +169,9 @@ def main() -> None:
         step = max(1, len(questions) // args.limit)
         questions = questions[::step][: args.limit]
     work = Path(tempfile.mkdtemp(prefix="qa-fit-reader-"))
-    corpus = work / "corpus"
-    corpus.mkdir()
+    # With --index-dir the corpus sits beside it, so a second run finds the same files and reuses the index.
+    corpus = args.index_dir.with_name(args.index_dir.name + "-corpus") if args.index_dir else work / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
     with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

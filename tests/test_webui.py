@@ -19,8 +19,10 @@ from qa.webui import (  # noqa: E402
     add_files,
     article_choices,
     article_rows,
+    Conversation,
     build_app,
-    chat_stream,
+    conversation_markdown,
+    drain,
     confidence_level,
     escape,
     excerpt_bounds,
@@ -37,7 +39,6 @@ from qa.webui import (  # noqa: E402
     reindex,
     relevance,
     remove_article,
-    retry_stream,
     safe_url,
     shorten,
     source_id,
@@ -114,7 +115,7 @@ def test_answer_shows_text_badge_and_numbered_source() -> None:
     out = format_answer(answer(), key="qa-t3")
     assert "Trade reached $1.3 billion." in out
     assert f'<a class="qa-ref" href="#{source_id("qa-t3", 1)}"' in out  # the badge links to its source
-    assert f'<div class="qa-src" id="{source_id("qa-t3", 1)}"' in out
+    assert f'<span class="qa-anchor" id="{source_id("qa-t3", 1)}"' in out
     assert ">Sources<" in out and '<span class="qa-num">1</span>' in out
     assert "Trade news" in out and "2025-07-01" in out and "news/trade.txt" in out
     assert 'class="qa-relevance"' in out and "Confidence 93% · high" in out
@@ -132,32 +133,61 @@ def test_sources_of_different_replies_have_different_ids() -> None:
 
 def test_quote_is_marked_inside_the_passage() -> None:
     out = format_answer(answer())
-    assert "Intro sentence. <mark>Trade reached $1.3 billion.</mark> Outro." in out
+    assert "<p>Intro sentence. <mark>Trade reached $1.3 billion.</mark><sup class=\"qa-mark-num\">1</sup> Outro.</p>" in out
     assert out.count("<mark>") == 1
 
 
 def test_highlight_uses_offsets_and_falls_back_to_search() -> None:
-    assert highlight("a b a", "a", 4) == "a b <mark>a</mark>"
-    assert highlight("a b a", "a", 0) == "<mark>a</mark> b a"
-    assert highlight("x quote y", "quote", 99) == "x <mark>quote</mark> y"  # wrong offset: found by search
-    assert highlight("passage", "missing", 0).startswith("<mark>missing</mark>")  # never loses the quote
-    assert highlight("a <b> c", "<b>", 2) == "a <mark>&lt;b&gt;</mark> c"
+    assert highlight("a b a", "a", 4) == "<p>a b <mark>a</mark></p>"
+    assert highlight("a b a", "a", 0) == "<p><mark>a</mark> b a</p>"
+    assert highlight("x quote y", "quote", 99) == "<p>x <mark>quote</mark> y</p>"  # wrong offset: found by search
+    assert highlight("passage", "missing", 0).startswith("<p><mark>missing</mark>")  # never loses the quote
+    assert highlight("a <b> c", "<b>", 2) == "<p>a <mark>&lt;b&gt;</mark> c</p>"
 
 
-def test_long_passages_show_the_quoted_paragraph_and_keep_the_rest_one_click_away() -> None:
+def test_long_passages_show_the_quoted_paragraph_and_keep_line_breaks() -> None:
     passage = "First paragraph.\n\nSecond one. The quote is here.\n\nThird paragraph."
     start = passage.index("The quote")
     assert excerpt_bounds(passage, start, start + 18) == (passage.index("Second"), passage.index("\n\nThird"))
     out = format_passage(passage, "The quote is here.", start)
-    excerpt, whole = out.split("<details", 1)
-    assert "… Second one. <mark>The quote is here.</mark> …" in excerpt
-    assert "First paragraph" not in excerpt and "Third" not in excerpt
-    assert "Whole passage" in whole and "First paragraph.<br><br>Second one. <mark>" in whole
+    assert "<p>Second one. <mark>The quote is here.</mark></p>" in out and out.count('class="qa-more"') == 2
+    assert "First paragraph" not in out and "Third" not in out
     single = format_passage("Only one paragraph. Quote.", "Quote.", 20)
-    assert "<details" not in single and "<mark>Quote.</mark>" in single
-    spanning = "A.\n\nB starts. B ends.\n\nC."  # a quote across a paragraph break stays one <mark>
-    both = format_passage(spanning, "A.\n\nB starts.", 0)
-    assert "<mark>A.<br><br>B starts.</mark>" in both
+    assert "qa-more" not in single and "<mark>Quote.</mark>" in single
+    # A quote across a paragraph break is marked in both paragraphs, which stay separate.
+    both = format_passage("A.\n\nB starts. B ends.\n\nC.", "A.\n\nB starts.", 0)
+    assert "<p><mark>A.</mark></p><p><mark>B starts.</mark> B ends.</p>" in both
+    # HTML articles separate paragraphs with a single newline: the excerpt is only the quoted one.
+    html_passage = "Regions Reversal\nGeorgia will not resume ties. It said so on Wednesday.\nTbilisi cut its ties."
+    quote = "Georgia will not resume ties."
+    out = format_passage(html_passage, quote, html_passage.index(quote))
+    assert "<p><mark>Georgia will not resume ties.</mark> It said so on Wednesday.</p>" in out
+    assert "ReversalGeorgia" not in out and "Wednesday.Tbilisi" not in out and "Tbilisi" not in out
+
+
+def test_whole_article_keeps_paragraphs_and_marks_the_quote() -> None:
+    text = "Title line\n\nFirst paragraph here.\nSecond paragraph with the quote. More.\n\nLast one."
+    quote = "Second paragraph with the quote."
+    c = citation(passage=text, quote=quote, start=text.index(quote), end=text.index(quote) + len(quote), passage_start=0)
+    out = format_answer(answer(citations=[c]), articles=lambda article_id: text)
+    whole = out[out.index("<details"):out.index("</details>")]
+    assert "<summary>Whole article</summary>" in whole
+    assert "<p>Title line</p><p>First paragraph here.</p><p><mark>Second paragraph with the quote.</mark>" in whole
+    assert "<p>Last one.</p>" in whole
+
+
+def test_one_card_per_article_with_overlapping_passages_merged() -> None:
+    text = "Alpha one. Beta two. Gamma three. Delta four."
+    first = citation(number=1, passage=text[:33], quote="Alpha one.", start=0, end=10, passage_start=0, title="A very long title " * 5)
+    second = citation(number=2, passage=text[11:], quote="Delta four.", start=34, end=45, passage_start=11, title="A very long title " * 5)
+    out = format_answer(answer(text="Alpha one. [1] Delta four. [2]", citations=[first, second]), key="k")
+    visible = out.split("<pre")[0]
+    assert visible.count('class="qa-src"') == 1 and visible.count('class="qa-title"') == 1  # the title once
+    assert out.count('class="qa-cite"') == 1  # overlapping passages: one excerpt
+    assert out.count("Beta two.") == 1 and out.count("<mark>") == 2
+    assert 'id="k-src1"' in out and 'id="k-src2"' in out
+    related = format_answer(abstained(related=[hit("One passage."), hit("Another passage.")]))
+    assert related.count('class="qa-src qa-related"') == 1 and related.split("<pre")[0].count("Trade news") == 1
 
 
 def test_relevance_and_confidence_levels() -> None:
@@ -185,7 +215,7 @@ def test_script_in_titles_passages_answer_and_question_is_escaped() -> None:
     assert "<script" not in out and "<img" not in out and "onerror=\"" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
     assert f"<mark>quote {escape(EVIL)}</mark>" in out
-    assert tags(out) <= {"div", "p", "a", "span", "mark", "blockquote", "br", "button", "pre", "details", "summary"}
+    assert tags(out) <= {"div", "p", "a", "span", "mark", "blockquote", "br", "button", "pre", "details", "summary", "sup", "strong"}
     related = format_answer(abstained(related=[hit(f"text {EVIL}", title=f"T {EVIL}")]))
     assert "<script" not in related and "&lt;script&gt;" in related
     assert format_question(f"{EVIL}\n{IMG}") == f'<div class="qa-question">{escape(EVIL)}<br>{escape(IMG)}</div>'
@@ -216,15 +246,15 @@ def test_origin_url_is_linked_and_page_shown() -> None:
 def test_abstained_answer_says_not_found_and_lists_related() -> None:
     long_text = "word " * 200
     out = format_answer(
-        abstained(related=[hit("Related text one."), hit(long_text, title="Second article", url="https://example.com/2")])
+        abstained(related=[hit("Related text one."), hit(long_text, id="b2", title="Second article", url="https://example.com/2")])
     )
     assert NOT_FOUND in out and "qa-abstained" in out
-    assert ">Related<" in out and out.count('class="qa-src qa-related"') == 2
+    assert ">Related<" in out and out.count('class="qa-src qa-related"') == 2  # two articles
     assert "Sources" not in out and "<mark>" not in out and "qa-ref" not in out
     assert "Related text one." in out and "Trade news" in out
     assert '<a href="https://example.com/2"' in out and "Second article" in out
     assert "…" in out and long_text.strip() not in out  # excerpts are short
-    assert "Not answered" in out
+    assert "Not answered" in out and "%" not in out.split("qa-conf")[1].split("</span>")[0]  # no "confidence 33%"
     plain = format_answer(abstained(related=[]))
     assert NOT_FOUND in plain and ">Related<" not in plain
 
@@ -290,76 +320,128 @@ def test_reports_are_escaped() -> None:
 
 
 # ------------------------------------------------------------------ chat turns with the real engine
-def run(stream) -> list[tuple]:
+def run(stream) -> list:
     with warnings.catch_warnings():  # outside a request, gr.Warning is a Python warning
         warnings.simplefilter("ignore")
         return list(stream)
 
 
-def test_chat_stream_shows_the_question_then_grows_the_answer_then_adds_sources(seed_qa) -> None:
-    updates = run(chat_stream(seed_qa, TRADE, [], [], delay=0))
-    box, messages, turns = updates[0]
-    assert box == "" and messages[0] == {"role": "user", "content": format_question(TRADE)}
-    assert "qa-thinking" in messages[1]["content"] and turns == []
-    partial = [u[1][-1]["content"] for u in updates[1:-1]]
-    assert partial and all("qa-streaming" in p and "qa-src" not in p for p in partial)
+def contents(messages) -> list[str]:
+    return [m["content"] for m in messages]
+
+
+def test_drain_shows_the_question_then_grows_the_answer_then_adds_sources(seed_qa) -> None:
+    chat = Conversation()
+    chat.enqueue(TRADE)
+    updates = run(drain(seed_qa, chat, delay=0))
+    first = updates[0]
+    assert first[0] == {"role": "user", "content": format_question(TRADE)} and "qa-thinking" in first[1]["content"]
+    partial = [u[-1]["content"] for u in updates if "qa-streaming" in u[-1]["content"]]
+    assert len(partial) >= 2 and all("qa-src" not in p for p in partial)
     assert all(len(a) < len(b) for a, b in zip(partial, partial[1:]))
-    box, messages, turns = updates[-1]
-    final = messages[-1]["content"]
-    assert len(messages) == 2 and "$1.3 billion" in final and "<mark>" in final
-    assert 'href="#qa-t1-src1"' in final and 'id="qa-t1-src1"' in final
-    assert turns == [{"question": TRADE, "answer": seed_qa.ask(TRADE).text}]
+    final = updates[-1]
+    assert len(final) == 2 and "$1.3 billion" in final[1]["content"] and "<mark>" in final[1]["content"]
+    assert 'href="#qa-t1-src1"' in final[1]["content"] and 'id="qa-t1-src1"' in final[1]["content"]
+    assert "Whole article" in final[1]["content"]
+    assert chat.history() == [(TRADE, seed_qa.ask(TRADE).text)]
+    assert final[1].get("options") and all(o["value"] != TRADE for o in final[1]["options"])  # follow-ups
+
+
+def test_questions_sent_while_answering_are_answered_in_order(seed_qa) -> None:
+    chat = Conversation()
+    chat.enqueue("What does Georgia export to Russia?")
+    stream = drain(seed_qa, chat, delay=0)
+    next(stream)  # the first answer is being composed ...
+    chat.enqueue("Who is the prime minister of Georgia?")  # ... when two more questions arrive
+    chat.enqueue(TRADE)
+    shown = next(stream)
+    assert [m["content"] for m in shown[::2]][1:] == [format_question("Who is the prime minister of Georgia?"), format_question(TRADE)]
+    assert "qa-waiting" in shown[-1]["content"]
+    final = run(stream)[-1]
+    assert [t.question for t in chat.turns] == ["What does Georgia export to Russia?", "Who is the prime minister of Georgia?", TRADE]
+    assert "wine" in final[1]["content"] and "Kobakhidze" in final[3]["content"] and "$1.3 billion" in final[5]["content"]
+    assert not chat.busy and run(drain(seed_qa, chat, delay=0))[-1] == final  # a deferred drain finds nothing left
 
 
 def test_follow_up_uses_the_conversation(seed_qa) -> None:
-    first = run(chat_stream(seed_qa, "What does Georgia export to Russia?", [], [], delay=0))[-1]
-    box, messages, turns = run(chat_stream(seed_qa, "And what does it import?", first[1], first[2], delay=0))[-1]
-    assert messages[:2] == first[1]
+    chat = Conversation()
+    chat.enqueue("What does Georgia export to Russia?")
+    first = run(drain(seed_qa, chat, delay=0))[-1]
+    chat.enqueue("And what does it import?")
+    messages = run(drain(seed_qa, chat, delay=0))[-1]
+    assert [m["content"] for m in messages[:2]] == [m["content"] for m in first[:2]]
     assert messages[2] == {"role": "user", "content": format_question("And what does it import?")}
-    assert "natural gas" in messages[3]["content"] and "<mark>" in messages[3]["content"]
-    assert 'id="qa-t2-src1"' in messages[3]["content"]  # its own source ids
-    assert [t["question"] for t in turns] == ["What does Georgia export to Russia?", "And what does it import?"]
+    assert "natural gas" in messages[3]["content"] and 'id="qa-t2-src1"' in messages[3]["content"]
+    assert "options" not in messages[1]  # follow-up suggestions only under the latest answer
+
+
+def test_questions_within_chosen_articles(qa, corpus: Path) -> None:
+    (corpus / "metro.txt").write_text("Tbilisi metro\n\nThe Tbilisi city council approved a 420 million lari metro extension on Tuesday.\n", encoding="utf-8")
+    qa.refresh()
+    metro = next(a.id for a in qa.articles() if a.path == "metro.txt")
+    chat = Conversation()
+    chat.enqueue("Who is the prime minister of Georgia?", [metro])
+    reply = run(drain(qa, chat, delay=0))[-1][1]["content"]
+    assert "Kobakhidze" not in reply and "Georgia Sets Firm Stance" not in reply
 
 
 def test_unanswerable_question_is_not_streamed(seed_qa) -> None:
-    updates = run(chat_stream(seed_qa, "What is the capital of France?", [], [], delay=0))
-    assert len(updates) == 2  # the question, then the reply
-    reply = updates[-1][1][-1]["content"]
+    chat = Conversation()
+    chat.enqueue("What is the capital of France?")
+    updates = run(drain(seed_qa, chat, delay=0))
+    assert not any("qa-streaming" in u[-1]["content"] for u in updates)
+    reply = updates[-1][-1]["content"]
     assert NOT_FOUND in reply and "qa-related" in reply
 
 
-def test_chat_stream_shows_why_a_question_cannot_be_asked(seed_qa) -> None:
-    box, messages, turns = run(chat_stream(seed_qa, "x" * 3000, [], [], delay=0))[-1]
-    assert box == "x" * 3000  # kept, to be shortened
+def test_a_question_that_cannot_be_asked_gets_its_reason(seed_qa) -> None:
+    chat = Conversation()
+    chat.enqueue("x" * 3000)
+    messages = run(drain(seed_qa, chat, delay=0))[-1]
     assert "too long" in messages[-1]["content"] and messages[-1]["role"] == "assistant"
-    assert turns == [{"question": "x" * 3000, "answer": None}]  # not history for later questions
+    assert chat.history() == []  # not history for later questions
+    assert chat.enqueue("   ") is None and not chat.busy  # blank: ignored
 
 
-def test_chat_stream_ignores_an_empty_question(seed_qa) -> None:
-    earlier = [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}]
-    updates = run(chat_stream(seed_qa, "  ", earlier, [{"question": "Q1", "answer": "A1"}], delay=0))
-    assert updates == [("  ", earlier, [{"question": "Q1", "answer": "A1"}])]
-
-
-def test_chat_stream_reports_failures_without_crashing(seed_qa, monkeypatch) -> None:
+def test_failures_are_reported_without_crashing(seed_qa, monkeypatch) -> None:
     def disk_error(*args, **kwargs):
         raise OSError("disk read error")
 
     monkeypatch.setattr(seed_qa, "ask", disk_error)  # a fault injected into the real engine
-    box, messages, turns = run(chat_stream(seed_qa, "Who?", [], [], delay=0))[-1]
-    assert messages[-1]["role"] == "assistant" and "went wrong" in messages[-1]["content"]
-    assert "disk read error" not in messages[-1]["content"]
-    assert turns[-1]["answer"] is None
+    chat = Conversation()
+    chat.enqueue("Who?")
+    messages = run(drain(seed_qa, chat, delay=0))[-1]
+    assert "went wrong" in messages[-1]["content"] and "disk read error" not in messages[-1]["content"]
 
 
-def test_retry_asks_the_last_question_again_in_place(seed_qa) -> None:
-    first = run(chat_stream(seed_qa, "What does Georgia export to Russia?", [], [], delay=0))[-1]
-    second = run(chat_stream(seed_qa, TRADE, first[1], first[2], delay=0))[-1]
-    box, messages, turns = run(retry_stream(seed_qa, second[1], second[2], delay=0))[-1]
-    assert len(messages) == 4 and messages[:2] == first[1]
-    assert messages[2]["content"] == format_question(TRADE) and "$1.3 billion" in messages[3]["content"]
-    assert [t["question"] for t in turns] == ["What does Georgia export to Russia?", TRADE]
-    assert run(retry_stream(seed_qa, [], [], delay=0))[-1] == ("", [], [])  # nothing to retry
+def test_retry_asks_the_last_question_again_in_place_and_clear_discards(seed_qa) -> None:
+    chat = Conversation()
+    chat.enqueue("What does Georgia export to Russia?")
+    chat.enqueue(TRADE)
+    run(drain(seed_qa, chat, delay=0))
+    assert chat.retry() is not None
+    messages = run(drain(seed_qa, chat, delay=0))[-1]
+    assert len(messages) == 4 and messages[2]["content"] == format_question(TRADE) and "$1.3 billion" in messages[3]["content"]
+    assert Conversation().retry() is None  # nothing to retry
+    chat.enqueue("Who is the prime minister of Georgia?")
+    stream = drain(seed_qa, chat, delay=0)
+    next(stream)
+    chat.clear()  # cleared while answering: the answer is dropped
+    assert run(stream)[-1] == [] and chat.turns == []
+
+
+def test_export_is_markdown_with_sources(seed_qa, tmp_path: Path) -> None:
+    chat = Conversation()
+    chat.enqueue(TRADE)
+    chat.enqueue("What is the capital of France?")
+    run(drain(seed_qa, chat, delay=0))
+    text = chat.export(tmp_path).read_text(encoding="utf-8")
+    assert text.startswith("# Conversation with the articles")
+    assert f"## 1. {TRADE}" in text and "$1.3 billion" in text and "[1]" in text
+    assert "Sources:" in text and "1. **Georgia Sets Firm Stance" in text and "georgia-russia-relations.txt" in text
+    assert "## 2. What is the capital of France?" in text and NOT_FOUND in text
+    evil = conversation_markdown([(f"Q {EVIL}", None, "x")])
+    assert "<script>" not in evil and "\\<script\\>" in evil
 
 
 # ------------------------------------------------------------------ corpus actions with the real engine
@@ -386,7 +468,9 @@ def test_uploaded_files_are_answerable_at_once_and_refusals_say_why(qa, tmp_path
     assert "empty" in lines[1][2] and "unsupported file type" in lines[2][2] and "duplicate" in lines[3][2]
     assert seen[0] == (0.0, "Indexing tbilisi-metro.txt (1 of 4)") and seen[-1][0] == 1.0
 
-    reply = run(chat_stream(qa, "How much will the extension of the Tbilisi metro's third line cost?", [], [], delay=0))[-1][1][-1]
+    chat = Conversation()
+    chat.enqueue("How much will the extension of the Tbilisi metro's third line cost?")
+    reply = run(drain(qa, chat, delay=0))[-1][-1]
     assert "420 million lari" in reply["content"] and "Tbilisi approves metro expansion" in reply["content"]
     assert "Tbilisi approves metro expansion" in [r[0] for r in article_rows(qa.articles(), qa.passage_counts())]
 
@@ -412,4 +496,8 @@ def test_app_builds_with_the_ask_endpoint(seed_qa) -> None:
     chat = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "qa-chat")
     assert "copy" not in chat["props"]["buttons"]  # Gradio's copy would copy HTML; replies have their own
     assert chat["props"]["sanitize_html"] is True
+    assert [e["text"] for e in chat["props"]["examples"]] == seed_qa.example_questions(3)  # from the loaded corpus
+    assert tuple(chat["props"]["feedback_options"]) == ("Like", "Dislike")
+    modes = {d.get("trigger_mode") for d in config["dependencies"] if d.get("trigger_after") is not None and d.get("queue") is not False}
+    assert "always_last" in modes  # a drain asked for while one runs is deferred, not dropped
     assert any("__qaUiInstalled" in (d.get("js") or "") for d in config["dependencies"])
