@@ -24,7 +24,11 @@ log = logging.getLogger("app")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve a web chat that answers questions from a folder of articles, with citations.")
-    parser.add_argument("--corpus", default=os.environ.get("QA_CORPUS") or "corpus", help="folder of articles (default: $QA_CORPUS or ./corpus)")
+    parser.add_argument("--corpus", default=os.environ.get("QA_CORPUS") or None, help="folder of articles (default: $QA_CORPUS or ./corpus; optional with --store)")
+    parser.add_argument(
+        "--store", default=os.environ.get("QA_STORE") or None, metavar="URL",
+        help="keep the index in PostgreSQL with pgvector, shared by several app servers (postgresql://user:password@host/db; default: $QA_STORE)",
+    )
     parser.add_argument("--index-dir", default=None, help="where the index is kept (default: $QA_INDEX_DIR, or beside the corpus)")
     parser.add_argument("--model", default=None, help="embedding model (default: $QA_MODEL, or the bundled all-MiniLM-L6-v2)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
@@ -87,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     from qa.web_policy import allowed_hosts, exposure_warning
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    log.info("Loading the index of %s", args.corpus)
+    if args.corpus is None and not args.store:
+        args.corpus = "corpus"
+    log.info("Loading the index of %s", args.corpus or "the database")
     settings = Settings.from_env(
         corpus=args.corpus,
         index_dir=args.index_dir,
@@ -95,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         max_upload_bytes=int(args.max_upload_mb * 1_000_000),
     )
     try:
-        qa = QA.from_folder(args.corpus, settings=settings)
-    except (FileNotFoundError, ValueError) as error:
+        qa = QA.from_folder(args.corpus, settings=settings, store=args.store)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:  # RuntimeError: qa.pgstore.StoreUnavailable
         log.error("%s", error)
         return 2
     log.info("Index: %s", qa.status())

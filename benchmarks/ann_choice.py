@@ -41,7 +41,7 @@ def main() -> None:
             base = IndexStore(args.index_dir).load()
         else:
             run.write_corpus(Path(work) / "corpus", records)
-            base = QA.from_folder(Path(work) / "corpus", index_dir=Path(work) / "index", settings=Settings(), embedder=embedder)._ready()[0]
+            base = QA.from_folder(Path(work) / "corpus", index_dir=Path(work) / "index", settings=Settings(), embedder=embedder).current()[0]
         real = np.asarray(base.passage_vectors)
     n, rng = args.passages, np.random.default_rng(0)
     vectors = real[np.arange(n) % len(real)] + run.SIGMA * rng.standard_normal((n, real.shape[1]), dtype=np.float32)

@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -97,40 +97,6 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-class StageTimer:
-    """Wraps functions to add up the wall time spent in each (nested calls counted once)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self._depth = 0
-        self._undo: list[Callable[[], None]] = []
-
-    def wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name)
-        timer = self
-
-        def wrapped(*args, **kwargs):
-            if timer._depth:
-                return original(*args, **kwargs)
-            timer._depth += 1
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                timer.seconds[label] = timer.seconds.get(label, 0.0) + time.perf_counter() - started
-                timer.calls[label] = timer.calls.get(label, 0) + 1
-                timer._depth -= 1
-
-        setattr(owner, name, wrapped)
-        self._undo.append(lambda: setattr(owner, name, original))
-
-    def restore(self) -> None:
-        for undo in reversed(self._undo):
-            undo()
-        self._undo.clear()
-
-
 # ------------------------------------------------------------------------------------------ data
 def squad(quick: bool):
     from qa.evaluation import load_squad
@@ -162,11 +128,8 @@ def question_sample(questions, count: int):
 # ------------------------------------------------------------------------------------------ indexing
 def bench_indexing(embedder, plain, records, tile: int, repeats: int) -> dict[str, Any]:
     """QA.from_folder on a fresh folder vs SentenceTransformer.encode of the same passage texts."""
-    import qa.facade as facade
     from qa import QA
-    from qa.lexical import LexicalIndex
     from qa.settings import Settings
-    from qa.store import IndexStore
 
     runs, baseline_runs = [], []
     snapshot_info: dict[str, Any] = {}
@@ -174,31 +137,22 @@ def bench_indexing(embedder, plain, records, tile: int, repeats: int) -> dict[st
         with tempfile.TemporaryDirectory(prefix="qa-bench-index-") as work:
             corpus = Path(work) / "corpus"
             write_corpus(corpus, records, tile)
-            timer = StageTimer()
-            timer.wrap(embedder, "encode", "model: encode (passages, sentences, probe)")
-            timer.wrap(facade, "read_folder", "reading articles")
-            timer.wrap(facade, "split_article", "splitting (sentences, token counts)")
-            timer.wrap(embedder, "count_tokens", "token counting (titles)")
-            timer.wrap(LexicalIndex, "build", "BM25 build")
-            timer.wrap(IndexStore, "save", "writing the index")
-            timer.wrap(IndexStore, "load", "loading it back (memory-mapped)")
-            embedder._encode_query_cached.cache_clear()
+            embedder.clear_query_cache()
             gc.collect()
             started = time.perf_counter()
-            try:
-                qa = QA.from_folder(corpus, index_dir=Path(work) / "index", settings=Settings(), embedder=embedder)
-            finally:
-                timer.restore()
+            qa = QA.from_folder(corpus, index_dir=Path(work) / "index", settings=Settings(), embedder=embedder)
             total = time.perf_counter() - started
             status = qa.status()
-            snapshot, _ = qa._ready()
+            snapshot, _ = qa.current()
             texts = [
-                qa._vector_text(snapshot.articles[int(a)], snapshot.articles[int(a)].text[int(s) : int(e)])
-                for a, s, e in np.asarray(snapshot.passages[:, :3])
+                qa.indexer.vector_text(snapshot.articles[int(a)], snapshot.articles[int(a)].text[int(s) : int(e)])
+                for a, s, e in np.asarray(snapshot.passage_spans())
             ]
-            model = timer.seconds.get("model: encode (passages, sentences, probe)", 0.0)
-            stages = {k: round(v, 3) for k, v in sorted(timer.seconds.items(), key=lambda kv: -kv[1])}
-            stages["other (not wrapped)"] = round(total - sum(timer.seconds.values()), 3)
+            # The indexer's own stage timings (IndexReport.stages): nothing is patched.
+            measured = qa.last_report.stages
+            model = measured.get("model: encode (passages, sentences, probe)", 0.0)
+            stages = {k: round(v, 3) for k, v in sorted(measured.items(), key=lambda kv: -kv[1])}
+            stages["other (not timed)"] = round(total - sum(measured.values()), 3)
             runs.append({"total_s": total, "model_s": model, "rest_s": total - model, "stages_s": stages})
             snapshot_info = {"articles": status["articles"], "passages": status["passages"], "sentences": status["sentences"]}
             del qa, snapshot
@@ -231,9 +185,9 @@ def bench_indexing(embedder, plain, records, tile: int, repeats: int) -> dict[st
 
 # ------------------------------------------------------------------------------------------ synthetic snapshots
 def tokens_of(texts: list[str]):
-    from qa.lexical import _analyse_many
+    from qa.lexical import analyse_many
 
-    return [t if t else ["\u2205"] for t in _analyse_many(texts)]
+    return [t if t else ["\u2205"] for t in analyse_many(texts)]
 
 
 def lexical_for(base_tokens: list[list[str]], origin: np.ndarray):
@@ -317,7 +271,7 @@ def qa_over(snapshot, embedder, work: Path, ann_above: int | None):
 
     settings = Settings(corpus=work / "corpus", index_dir=work / "index", ann_above=ann_above)
     qa = QA(settings, embedder)
-    qa._install(snapshot)
+    qa.indexer.install(snapshot)
     return qa
 
 
@@ -331,10 +285,10 @@ def time_queries(qa, embedder, plain, questions, question_vectors, corpus_tensor
     import torch
     from sentence_transformers import util
 
-    _, retriever = qa._ready()
+    _, retriever = qa.current()
     names = ("embed", "st_embed", "ask", "search", "dense_search", "semantic_search")
     per_round: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-    clear = embedder._encode_query_cached.cache_clear
+    clear = embedder.clear_query_cache
     for _ in range(rounds):
         times: dict[str, list[float]] = {n: [] for n in names}
         for question, vector in zip(questions, question_vectors):
@@ -374,39 +328,43 @@ def time_queries(qa, embedder, plain, questions, question_vectors, corpus_tensor
 
 
 def profile_ask(qa, embedder, questions) -> dict[str, float]:
-    """Median milliseconds per ask() spent in each stage (instrumented pass, not the timed one)."""
-    import qa.facade as facade
-    import qa.retrieval as retrieval
-    from qa.lexical import LexicalIndex
+    """Median milliseconds per ask() spent in each stage: each question goes through the stages of
+    `QA.retrieve` and the answerer one by one, through their public methods, each timed (nothing is
+    patched); "total ask()" is `qa.ask` itself, timed separately."""
+    from qa.answering import hit_for
+    from qa.facade import reranked_by_answer
+    from qa.retrieval import positive_top
 
-    _, retriever = qa._ready()
-    timer = StageTimer()
+    snapshot, retriever = qa.current()
+    k = max(qa.settings.answer_passages, qa.settings.related)
     per_question: dict[str, list[float]] = {}
-    stages = [
-        (embedder, "encode", "embed question"),
-        (retriever.dense, "scores" if retriever.dense.kind == "exact" else "search", f"dense search ({retriever.dense.kind})"),
-        (retriever.dense, "scores_for", "dense cosines of candidates"),
-        (LexicalIndex, "scores", "BM25 scores (all passages)"),
-        (retrieval, "_positive_top", "BM25 top 50"),
-        (retrieval.Retriever, "_best_sentence_scores", "best-sentence cosines"),
-        (qa.answerer, "answer", f"answer ({qa.answerer.name}): sentences, reader, confidence, citations"),
-        (facade, "hit_for", "hits"),
-    ]
-    for owner, name, label in stages:
-        timer.wrap(owner, name, label)
-    try:
-        for question in questions:
-            embedder._encode_query_cached.cache_clear()
-            timer.seconds.clear()
-            t = time.perf_counter()
-            qa.ask(question.text)
-            total = time.perf_counter() - t
-            for label, seconds in timer.seconds.items():
-                per_question.setdefault(label, []).append(seconds)
-            per_question.setdefault("total ask()", []).append(total)
-            per_question.setdefault("rest (fusion, Python glue)", []).append(total - sum(timer.seconds.values()))
-    finally:
-        timer.restore()
+
+    def stage(label: str, run):
+        t = time.perf_counter()
+        value = run()
+        per_question.setdefault(label, []).append(time.perf_counter() - t)
+        return value
+
+    for question in questions:
+        text = question.text
+        embedder.clear_query_cache()
+        vector = stage("embed question", lambda: embedder.encode_query(text))
+        dense_ids, _ = stage(f"dense search ({retriever.dense.kind})", lambda: retriever.dense.search(vector, retriever.candidates))
+        lexical = stage("BM25 scores (all passages)", lambda: snapshot.lexical.scores(text))
+        lexical_ids = stage("BM25 top 50", lambda: positive_top(lexical, retriever.candidates))
+        ids = np.union1d(dense_ids, lexical_ids)
+        stage("dense cosines of candidates", lambda: retriever.dense.scores_for(vector, ids))
+        stage("best-sentence cosines", lambda: retriever.best_sentence_scores(ids, vector))
+        ranked = stage("fusion (all three signals again)", lambda: retriever.fuse(ids, vector, lexical, k))
+        answer = stage(
+            f"answer ({qa.answerer.name}): sentences, reader, confidence, citations",
+            lambda: qa.answerer.answer(snapshot, text, vector, ranked),
+        )
+        stage("hits (re-ranked by the answer)", lambda: reranked_by_answer([hit_for(snapshot, r) for r in ranked], answer))
+        embedder.clear_query_cache()
+        t = time.perf_counter()
+        qa.ask(text)
+        per_question.setdefault("total ask()", []).append(time.perf_counter() - t)
     return {label: ms(median(values)) for label, values in per_question.items()}
 
 
@@ -493,10 +451,10 @@ def bench_sizes(embedder, plain, base_qa, questions, sizes: list[int], rounds: i
     from qa.settings import Settings
     from qa.store import IndexStore
 
-    base, _ = base_qa._ready()
+    base, _ = base_qa.current()
     base_texts = [
-        base_qa._vector_text(base.articles[int(a)], base.articles[int(a)].text[int(s) : int(e)])
-        for a, s, e in np.asarray(base.passages[:, :3])
+        base_qa.indexer.vector_text(base.articles[int(a)], base.articles[int(a)].text[int(s) : int(e)])
+        for a, s, e in np.asarray(base.passage_spans())
     ]
     base_tokens = tokens_of(base_texts)
     question_vectors = embedder.encode([q.text for q in questions])
@@ -540,11 +498,11 @@ def bench_sizes(embedder, plain, base_qa, questions, sizes: list[int], rounds: i
             gc.collect()
             loaded = store.load()
             qa = qa_over(loaded, embedder, work, ann_above)
-            log(f"{n:,} passages: timing {len(questions)} questions × {rounds} rounds (dense: {qa._ready()[1].dense.kind})")
+            log(f"{n:,} passages: timing {len(questions)} questions × {rounds} rounds (dense: {qa.current()[1].dense.kind})")
             corpus_tensor = torch.from_numpy(np.array(loaded.passage_vectors))
             row = time_queries(qa, embedder, plain, questions, question_vectors, corpus_tensor, rounds)
             del corpus_tensor
-            latency_rows.append({"passages": n, "data": "real + derived", "dense": qa._ready()[1].dense.kind, **row})
+            latency_rows.append({"passages": n, "data": "real + derived", "dense": qa.current()[1].dense.kind, **row})
             profiles[f"{n:,}"] = profile_ask(qa, embedder, questions[:profile_count])
             if ann is not None:
                 exact = VectorIndex(loaded.passage_vectors)
@@ -728,21 +686,20 @@ def recall_at_5(qa, records, questions) -> float:
 def bench_vector_types(base_qa, records, questions) -> dict[str, Any]:
     """Passage Recall@5 on the shared data with sentence vectors kept as float32 and as float16 (the
     same vectors, converted: no re-embedding), and the bytes each takes."""
-    import qa.facade  # noqa: F401 - QA._install
     from qa.store import SENTENCE_VECTOR_TYPES
 
-    base, _ = base_qa._ready()
+    base, _ = base_qa.current()
     rows = []
     try:
         for name, dtype in SENTENCE_VECTOR_TYPES.items():
             sentence_vectors = np.asarray(base.sentence_vectors, dtype=dtype)
-            base_qa._install(replace(base, sentence_vectors=sentence_vectors))
+            base_qa.indexer.install(replace(base, sentence_vectors=sentence_vectors))
             vector_bytes = base.passage_vectors.nbytes + sentence_vectors.nbytes
             rows.append({"sentence vectors": name, "Recall@5": recall_at_5(base_qa, records, questions),
                          "vector MB": vector_bytes / 1e6,
                          "× float32": vector_bytes / ((base.passage_count + len(sentence_vectors)) * base.dimension * 4)})
     finally:
-        base_qa._install(base)
+        base_qa.indexer.install(base)
     return {"rows": rows, "passages": base.passage_count, "sentences": int(base.sentences.shape[0])}
 
 

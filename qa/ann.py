@@ -12,7 +12,7 @@ benchmarks/README.md), HNSW from usearch and faiss reached Recall@10 of 0.4–0.
 near-duplicate passages form tight clusters a graph walks past; IVF reached 0.99–1.0 at less than
 1 ms per question, builds in seconds to a minute, and keeps a quarter of the memory.
 
-It has the same interface as the exact `VectorIndex` (`scores`, `search`, `scores_for`), and is
+It implements `qa.index.DenseIndex` like the exact `ExactIndex` (`search`, `scores_for`), and is
 saved with the index (`IndexStore` writes it beside the vectors) because building it at a million
 passages takes about a minute. For the same reason an incremental update does not rebuild it:
 `updated` keeps the trained clusters and the codes of the vectors that stay, and encodes only the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .index import VectorIndex, top_k
+from .index import ExactIndex, top_k
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _faiss():
     return faiss
 
 
-class AnnIndex(VectorIndex):
+class AnnIndex(ExactIndex):
     """IVF (faiss, 8-bit scalar quantised) candidates, re-scored exactly with the float32 vectors."""
 
     kind = "ivf"

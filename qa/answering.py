@@ -255,7 +255,7 @@ def candidates(snapshot: Snapshot, question: str, query_vector: np.ndarray, rank
         )
         previous_terms: set[str] = set()
         article_text = snapshot.articles[article_index].text
-        spans = np.asarray(snapshot.sentences[first:last, 1:3]).tolist()  # one read of the memory map
+        spans = snapshot.sentence_spans(first, last)  # one read of the memory map
         for sentence_id, (start, end) in zip(range(first, last), spans):
             text = article_text[start:end]
             sentence_terms_ordered = terms(text)

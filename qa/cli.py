@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|ask|search|articles|add|remove ...`, a thin shell over `QA`.
+"""Command line: `python -m qa index|ask|search|articles|add|remove|migrate ...`, a thin shell over `QA`.
 
 Exit codes: 0 success (an answer that says "not in the articles" is a success), 1 stdout closed
 early (piped into `head`; no traceback), 2 bad usage or a bad question, 3 missing corpus, file or
@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--corpus", default=None, help="articles folder (env QA_CORPUS; default: corpus)")
     common.add_argument("--index-dir", default=None, help="index folder (env QA_INDEX_DIR; default: beside the corpus)")
     common.add_argument("--model", default=None, help="sentence-transformers model path or name (env QA_MODEL)")
+    common.add_argument(
+        "--store", default=None, metavar="URL",
+        help="keep the index in PostgreSQL (postgresql://user:password@host/db; env QA_STORE); --corpus is then optional",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
 
     parser = argparse.ArgumentParser(prog="python -m qa", description="Answer questions from a folder of articles, with citations.")
@@ -50,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
     remove = commands.add_parser("remove", parents=[common], help="drop an article from the index by id")
     remove.add_argument("article_id")
+
+    migrate = commands.add_parser("migrate", parents=[common], help="copy the local index into a PostgreSQL store (no re-embedding)")
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host/db")
 
     evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval, answers and abstention on SQuAD-format data")
     evaluate.add_argument("file", type=Path, help="e.g. ../shared/data/squad2_dev_half.json")
@@ -82,14 +89,17 @@ def _main(argv: list[str] | None) -> int:
     if not args.verbose:
         for noisy in ("sentence_transformers", "transformers", "bm25s", "trafilatura", "httpx"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
-    corpus = getattr(args, "corpus_arg", None) or args.corpus or os.environ.get("QA_CORPUS") or "corpus"
+    store = args.store or os.environ.get("QA_STORE") or None
+    corpus = getattr(args, "corpus_arg", None) or args.corpus or os.environ.get("QA_CORPUS") or (None if store else "corpus")
 
     from .facade import QA, QuestionError  # heavy imports only after the arguments are valid
 
     if args.command == "eval":
         return _evaluate(args)
+    if args.command == "migrate":
+        return _migrate(args, corpus or "corpus")
     try:
-        qa = QA.from_folder(corpus, index_dir=args.index_dir, model=args.model)
+        qa = QA.from_folder(corpus, index_dir=args.index_dir, model=args.model, store=store)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -136,6 +146,22 @@ def _run(qa, args) -> int:
     elif args.command == "remove":
         article = qa.remove(args.article_id)
         print(f"Removed {article.id} ({article.title}); {qa.last_report.summary()}")
+    return EXIT_OK
+
+
+def _migrate(args, corpus: str) -> int:
+    """Copy the local index of `corpus` (its vectors, tables and texts) into the database at --to."""
+    from .migration import migrate
+
+    try:
+        report = migrate(Path(corpus), args.to, index_dir=args.index_dir, model=args.model)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except (RuntimeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(report)
     return EXIT_OK
 
 

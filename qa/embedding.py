@@ -118,6 +118,15 @@ class Embedder:
         """One question's vector; repeated questions (retries, evaluation) are cached."""
         return self._encode_query_cached(text)
 
+    @property
+    def torch_loaded(self) -> bool:
+        """Whether this embedder loaded the model with sentence-transformers (torch)."""
+        return self._model is not None
+
+    def clear_query_cache(self) -> None:
+        """Forget cached question vectors (for timing a question's real cost)."""
+        self._encode_query_cached.cache_clear()
+
     def _encode_query(self, text: str) -> np.ndarray:
         vector = self.encode([text])[0]
         vector.setflags(write=False)

@@ -182,7 +182,7 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
 
 def _latencies(qa: QA, questions: list[Question]) -> list[float]:
     """Wall time of ask() as users call it (query embedding included; the cache is cleared)."""
-    qa.embedder._encode_query_cached.cache_clear()
+    qa.embedder.clear_query_cache()
     times = []
     for question in questions:
         started = time.perf_counter()

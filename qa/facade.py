@@ -1,7 +1,8 @@
 """The facade: `QA` ties the stages together behind the API that the CLI, the web app and users share.
 
-articles → passages → vectors → index → hits → answer. Builds are incremental (only new or changed
-articles are embedded) and every change is saved atomically. Queries read an immutable snapshot, so
+articles → passages → vectors → index → hits → answer. `QA` is thin: the `Indexer` (qa/indexer.py)
+builds, updates and saves the index (incrementally: only new or changed articles are embedded), the
+`Retriever` ranks passages, the answerer composes answers. Queries read an immutable snapshot, so
 they keep answering from the old index while a new one is being built.
 """
 from __future__ import annotations
@@ -10,11 +11,7 @@ import logging
 import numbers
 import os
 import re
-import shutil
-import threading
-import time
-import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -23,44 +20,22 @@ import numpy as np
 from .answerers import create_answerer
 from .answering import NOT_FOUND, hit_for
 from .embedding import Embedder
-from .lexical import LexicalIndex, terms
-from .passages import split_article
-from .readers import MAX_FILE_BYTES, SUPPORTED_EXTENSIONS, content_hash, drop_duplicates, read_file, read_folder
+from .indexer import IndexNotSaved, Indexer, IndexReport, UploadTooLarge, human_size, safe_file_name
+from .lexical import terms
 from .retrieval import RankedPassage, Retriever
 from .settings import Settings
-from .store import PROBE_TEXT, SENTENCE_VECTOR_TYPES, IndexDamaged, IndexStore, Snapshot
-from .types import Answer, Article, Hit, SkippedFile
+from .store import IndexStore, Snapshot
+from .types import Answer, Article, Hit
 
 if TYPE_CHECKING:
     from .feedback import FeedbackLog
 
 log = logging.getLogger(__name__)
 
-
-_STAGING_PREFIX = ".qa-upload-"
-
-
-def human_size(n: int) -> str:
-    """12 bytes, 3.4 kB, 20 MB: a size that never reads "0.0 MB"."""
-    if n < 1000:
-        return f"{n} byte{'s' if n != 1 else ''}"
-    if n < 1_000_000:
-        return f"{n / 1e3:.1f} kB"
-    return f"{n / 1e6:.1f} MB".replace(".0 MB", " MB")
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class UploadTooLarge(ValueError):
-    """An uploaded file over `Settings.max_upload_bytes`."""
+__all__ = [
+    "QA", "IndexNotSaved", "IndexReport", "QuestionError", "Retrieval", "UploadTooLarge", "human_size", "safe_file_name",
+    "contextual_query", "conversation_turns", "reranked_by_answer", "MAX_HISTORY_TURNS", "MAX_TOP_K",
+]
 
 
 @dataclass(frozen=True)
@@ -73,54 +48,8 @@ class Retrieval:
     ranked: list[RankedPassage]
 
 
-class IndexNotSaved(RuntimeError):
-    """A change that could not be written to the index folder, so it was not made: a removal that
-    lived only in memory would come back at the next start."""
-
-
 class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long); the message says what to change."""
-
-
-@dataclass
-class IndexReport:
-    """What a build or update did."""
-
-    articles: int = 0
-    passages: int = 0
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
-    rebuilt: bool = False
-    seconds: float = 0.0
-    not_saved: str | None = None  # why the update lives only in memory, if it does
-
-    def summary(self) -> str:
-        text = (
-            f"{self.articles} articles, {self.passages} passages indexed "
-            f"({len(self.added)} new, {len(self.updated)} changed, {len(self.removed)} removed) "
-            f"in {self.seconds:.1f} s"
-        )
-        if self.skipped:
-            reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped)
-            text += f"; {len(self.skipped)} skipped: {reasons}"
-        if self.not_saved:
-            text += f". Warning: {self.not_saved}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "articles": self.articles,
-            "passages": self.passages,
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "rebuilt": self.rebuilt,
-            "seconds": round(self.seconds, 3),
-            "not_saved": self.not_saved,
-        }
 
 
 _FOLLOW_UP = re.compile(
@@ -142,15 +71,40 @@ class QA:
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.corpus = Path(self.settings.corpus)
         self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size, backend=self.settings.backend)
-        self.model_id = self.embedder.model_name
-        self.store = IndexStore(self.settings.resolved_index_dir, ann_above=self.settings.ann_above)
+        self.indexer = Indexer(self.settings, self.embedder)
         self.answerer = create_answerer(self.settings)
-        self._write_lock = threading.RLock()
-        self._state: tuple[Snapshot, Retriever] | None = None
         self._suggestions: dict[tuple, tuple[str, ...]] = {}
-        self.last_report = IndexReport()
+
+    # The index's parts, for callers that had them on QA.
+    @property
+    def corpus(self) -> Path | None:
+        return self.indexer.corpus
+
+    @property
+    def store(self) -> IndexStore:
+        return self.indexer.store
+
+    @store.setter
+    def store(self, store: IndexStore) -> None:
+        self.indexer.store = store
+
+    @property
+    def model_id(self) -> str:
+        return self.indexer.model_id
+
+    @property
+    def last_report(self) -> IndexReport:
+        return self.indexer.last_report
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.indexer.max_file_bytes
+
+    def current(self) -> tuple[Snapshot, Retriever]:
+        """The snapshot queries read now and its retriever (for the evaluation, benchmarks and
+        fitting scripts); built from the corpus when there is none yet."""
+        return self.indexer.current()
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -161,14 +115,25 @@ class QA:
         model: str | None = None,
         settings: Settings | None = None,
         embedder: Embedder | None = None,
+        store: str | None = None,
     ) -> "QA":
-        """Build, update or load the index of `corpus`, and return a ready QA."""
-        if not isinstance(corpus, (str, os.PathLike)) or not str(corpus).strip():
+        """Build, update or load the index of `corpus`, and return a ready QA.
+
+        `store` (or QA_STORE) is a PostgreSQL URL to keep the index in a database that several app
+        servers share; `corpus` may then be None (the database's articles are used as they are)."""
+        if settings is not None and store is None:
+            store = settings.store
+        if store is None and settings is None:
+            store = Settings.from_env().store
+        if corpus is None and store:
+            pass  # a database store needs no folder
+        elif not isinstance(corpus, (str, os.PathLike)) or not str(corpus).strip():
             raise ValueError("No corpus folder given: pass the folder of articles, e.g. QA.from_folder(\"corpus\").")
+        folder = Path(corpus) if corpus is not None else None
         if settings is None:
-            settings = Settings.from_env(corpus=corpus, index_dir=index_dir, model=model)
+            settings = replace(Settings.from_env(corpus=corpus, index_dir=index_dir, model=model), corpus=folder, store=store)
         else:
-            settings = replace(settings, corpus=Path(corpus), index_dir=index_dir or settings.index_dir)
+            settings = replace(settings, corpus=folder, index_dir=index_dir or settings.index_dir, store=store)
         qa = cls(settings, embedder)
         qa.remove_upload_leftovers()
         qa.refresh()
@@ -176,332 +141,29 @@ class QA:
 
     def refresh(self) -> IndexReport:
         """Re-scan the corpus folder: embed new or changed articles, drop removed ones."""
-        if self.corpus.exists() and not self.corpus.is_dir():
-            raise FileNotFoundError(f"{self.corpus} is a file, not a folder: pass the folder that holds the articles.")
-        if not self.corpus.is_dir():
-            raise FileNotFoundError(f"Corpus folder {self.corpus} does not exist: create it and put articles in it.")
-        with self._write_lock:
-            started = time.perf_counter()
-            old = self._current_or_saved()
-            articles, skipped = read_folder(self.corpus, prefer=old.article_index if old else (), max_bytes=self.max_file_bytes)
-            excluded = old.excluded if old else frozenset()
-            articles = [a for a in articles if a.id not in excluded]
-            return self._update(old, articles, skipped, excluded, started)
+        return self.indexer.refresh()
 
     def add(self, path: str | Path) -> IndexReport:
         """Copy an article file into the corpus (if it is not there yet) and index it."""
-        return self._add(Path(path), max_chars=None)
-
-    def _add(self, source: Path, max_chars: int | None) -> IndexReport:
-        if not source.is_file():
-            raise FileNotFoundError(f"No such file: {source}")
-        if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
-            allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-            raise ValueError(f"Cannot add {source.name}: unsupported file type (supported: {allowed})")
-        articles, skipped = read_file(source, source.parent, self.max_file_bytes)
-        if not articles:
-            reason = skipped[0].reason if skipped else "no article found"
-            raise ValueError(f"Cannot add {source.name}: {reason}")
-        chars = sum(len(a.text) for a in articles)
-        if max_chars is not None and chars > max_chars:
-            raise UploadTooLarge(
-                f"Cannot add {source.name}: its text is {chars:,} characters, over the {max_chars:,} one upload may index; "
-                "put it in the corpus folder and re-index, or split it"
-            )
-        with self._write_lock:
-            started = time.perf_counter()
-            old = self._current_or_saved()
-            known = {a.text.strip(): a for a in (old.articles if old else ()) if a.path != source.name}
-            if all(a.text.strip() in known for a in articles):
-                copy_of = known[articles[0].text.strip()]
-                raise ValueError(f"Cannot add {source.name}: duplicate of {copy_of.path} ({copy_of.title})")
-            target, created = self._place_in_corpus(source)
-            try:
-                relative = target.relative_to(self.corpus.resolve()).as_posix()
-                new_articles, skipped = read_file(target, self.corpus.resolve(), self.max_file_bytes)
-                current = [a for a in (old.articles if old else ()) if a.path != relative]
-                articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
-                excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
-                return self._update(old, articles, skipped + duplicates, excluded, started)
-            except BaseException:
-                if created:
-                    target.unlink(missing_ok=True)  # a file that could not be indexed must not stay to break the next start
-                raise
+        return self.indexer.add(path)
 
     def add_upload(self, filename: str, data: bytes) -> IndexReport:
         """Index an uploaded file: its name is sanitised, its size and type checked, and it is
-        stored only inside the corpus folder (whatever path the name claims).
-
-        The bytes are staged in a hidden folder of the corpus (never read as an article), not in
-        the system's temporary folder: a server killed mid-upload leaves nothing behind in /tmp,
-        and the next start removes the staging folders of processes that no longer run."""
-        if not isinstance(filename, str):
-            raise ValueError(f"add_upload needs the file's name as text, not {type(filename).__name__}")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ValueError(f"add_upload needs the file's content as bytes, not {type(data).__name__} (open the file in binary mode)")
-        name = safe_file_name(filename)
-        if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
-            allowed = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-            raise ValueError(f"Cannot add {name}: unsupported file type (supported: {allowed})")
-        if len(data) > self.settings.max_upload_bytes:
-            raise UploadTooLarge(f"Cannot add {name}: {human_size(len(data))} is over the {human_size(self.settings.max_upload_bytes)} limit")
-        if not self.corpus.is_dir():
-            raise FileNotFoundError(f"The corpus folder {self.corpus.name} does not exist")
-        folder = self.corpus / f"{_STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
-        folder.mkdir()
-        try:
-            path = folder / name
-            path.write_bytes(data)
-            return self._add(path, max_chars=self.settings.max_upload_chars)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        stored only inside the corpus folder (whatever path the name claims)."""
+        return self.indexer.add_upload(filename, data)
 
     def remove_upload_leftovers(self) -> list[str]:
-        """Remove staging folders and partial copies left in the corpus by processes that were
-        killed during an upload; returns their names."""
-        removed = []
-        if not self.corpus.is_dir():
-            return removed
-        for path in self.corpus.iterdir():
-            if path.name.startswith(_STAGING_PREFIX):
-                pid = path.name[len(_STAGING_PREFIX):].partition("-")[0]
-                if pid.isdigit() and _process_alive(int(pid)):
-                    continue
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
-            elif path.name.startswith(".") and path.name.endswith(".part") and time.time() - path.stat().st_mtime > 600:
-                path.unlink(missing_ok=True)
-                removed.append(path.name)
-        if removed:
-            log.info("Removed %d leftovers of interrupted uploads from %s", len(removed), self.corpus.name)
-        return removed
+        """Remove what processes killed during an upload left in the corpus; returns their names."""
+        return self.indexer.remove_upload_leftovers()
 
     def remove(self, article_id: str) -> Article:
         """Drop an article from the index (its file stays; it is not indexed again)."""
-        with self._write_lock:
-            started = time.perf_counter()
-            old = self._current_or_saved()
-            if old is None or article_id not in old.article_index:
-                raise KeyError(f"No article with id {article_id!r}")
-            article = old.articles[old.article_index[article_id]]
-            remaining = [a for a in old.articles if a.id != article_id]
-            report = self._update(old, remaining, [], old.excluded | {article_id}, started)
-            if report.not_saved:
-                self._install(old)  # memory and disk agree again: the article is still indexed
-                raise IndexNotSaved(f"Could not remove {article.path}: {report.not_saved.replace('; it is kept in memory only', '')}. Nothing was removed; free space or fix the folder's permissions and try again.")
-            return article
-
-    @property
-    def max_file_bytes(self) -> int:
-        """Largest article file read: the readers' default, or more when uploads may be larger."""
-        return max(MAX_FILE_BYTES, self.settings.max_upload_bytes)
-
-    def _place_in_corpus(self, source: Path) -> tuple[Path, bool]:
-        """Where `source` is in the corpus (copied there if it is not), and whether it was copied now."""
-        corpus = self.corpus.resolve()
-        resolved = source.resolve()
-        if resolved.is_relative_to(corpus) and not resolved.relative_to(corpus).as_posix().startswith(_STAGING_PREFIX):
-            return resolved, False
-        name = safe_file_name(source.name)
-        target = corpus / name
-        if target.exists() and target.read_bytes() != source.read_bytes():
-            target = corpus / f"{Path(name).stem}-{uuid.uuid4().hex[:8]}{Path(name).suffix}"
-        if target.exists():
-            return target, False
-        staging = corpus / f".{target.name}.{uuid.uuid4().hex}.part"
-        shutil.copyfile(source, staging)
-        staging.replace(target)
-        return target, True
-
-    def _current_or_saved(self) -> Snapshot | None:
-        if self._state is not None:
-            return self._state[0]
-        try:
-            snapshot = self.store.load()
-        except IndexDamaged as error:
-            log.warning("Index at %s is damaged (%s); rebuilding it from the corpus.", self.store.folder, error)
-            return None
-        if snapshot is None:
-            return None
-        reason = self._incompatibility(snapshot)
-        if reason:
-            log.info("Rebuilding the index: %s.", reason)
-            return None
-        return snapshot
-
-    def _incompatibility(self, snapshot: Snapshot) -> str | None:
-        if snapshot.model != self.model_id:
-            return f"the model changed ({snapshot.model} → {self.model_id})"
-        if snapshot.dimension != self.embedder.dimension:
-            return "the vector dimension changed"
-        if snapshot.passage_settings != self.settings.passages:
-            return "the passage settings changed"
-        if float(np.dot(np.asarray(snapshot.probe, dtype=np.float32), self._probe())) < 0.99:
-            return "the saved vectors come from a different model"
-        return None
-
-    def _probe(self) -> np.ndarray:
-        return self.embedder.encode_query(PROBE_TEXT)
-
-    def _update(
-        self,
-        old: Snapshot | None,
-        articles: list[Article],
-        skipped: list[SkippedFile],
-        excluded: frozenset[str],
-        started: float,
-    ) -> IndexReport:
-        hashes = [content_hash(a) for a in articles]
-        report = IndexReport(skipped=list(skipped), rebuilt=old is None)
-        old_position = old.article_index if old else {}
-        new_ids = {a.id for a in articles}
-        report.removed = [a.id for a in (old.articles if old else ()) if a.id not in new_ids]
-        reuse: list[int | None] = []
-        for article, digest in zip(articles, hashes):
-            j = old_position.get(article.id)
-            if j is not None and old.hashes[j] == digest:
-                reuse.append(j)
-            else:
-                reuse.append(None)
-                (report.updated if j is not None else report.added).append(article.id)
-        unchanged = (
-            old is not None
-            and not report.added
-            and not report.updated
-            and not report.removed
-            and [a.id for a in old.articles] == [a.id for a in articles]
-            and old.excluded == excluded
-        )
-        if unchanged:
-            snapshot = old
-        else:
-            snapshot = self._assemble(old, articles, hashes, reuse, excluded)
-            try:
-                self.store.save(snapshot)
-                snapshot = self.store.load() or snapshot  # memory-mapped from the saved files
-            except OSError as error:
-                # Disk full, read-only folder: keep answering from memory, and say so.
-                # Named, not located: this message reaches web pages and API replies.
-                report.not_saved = f"the index could not be saved in {self.store.folder.name} ({error.strerror or type(error).__name__}); it is kept in memory only"
-                log.error("Index not saved in %s: %s", self.store.folder, error)
-        self._install(snapshot)
-        report.articles = len(snapshot.articles)
-        report.passages = snapshot.passage_count
-        report.seconds = time.perf_counter() - started
-        self.last_report = report
-        log.info("Index ready: %s", report.summary())
-        return report
-
-    def _assemble(
-        self,
-        old: Snapshot | None,
-        articles: list[Article],
-        hashes: list[str],
-        reuse: list[int | None],
-        excluded: frozenset[str],
-    ) -> Snapshot:
-        """A new snapshot: rows of unchanged articles are copied, the rest are split and embedded.
-
-        The old approximate index is updated rather than trained again when it still fits
-        (`AnnIndex.updated`): training takes about a minute at a million passages, while one
-        article more or less changes only a few of them. Otherwise `ann` stays None and the store
-        trains a new one when it saves."""
-        splits = {i: split_article(a, self.embedder, self.settings.passages) for i, a in enumerate(articles) if reuse[i] is None}
-        passage_texts = [self._vector_text(articles[i], p.text) for i, s in splits.items() for p in s.passages]
-        sentence_texts = [articles[i].text[a:b] for i, s in splits.items() for a, b in s.sentences]
-        progress = len(passage_texts) > self.settings.progress_bar_above
-        if passage_texts:
-            log.info("Embedding %d passages and %d sentences of %d articles", len(passage_texts), len(sentence_texts), len(splits))
-        new_passage_vectors = self.embedder.encode(passage_texts, show_progress=progress)
-        new_sentence_vectors = self.embedder.encode(sentence_texts, show_progress=progress)
-
-        if old is not None:
-            passage_bounds = np.searchsorted(old.passages[:, 0], np.arange(len(old.articles) + 1))
-            sentence_bounds = np.searchsorted(old.sentences[:, 0], np.arange(len(old.articles) + 1))
-        passage_rows, sentence_rows, passage_vectors, sentence_vectors = [], [], [], []
-        origins: list[np.ndarray] = []  # per passage row, its row in the old snapshot (-1: new)
-        n_sentences, new_p, new_s = 0, 0, 0
-        for i, article in enumerate(articles):
-            j = reuse[i]
-            if j is not None:
-                pa, pb = passage_bounds[j], passage_bounds[j + 1]
-                sa, sb = sentence_bounds[j], sentence_bounds[j + 1]
-                rows = np.array(old.passages[pa:pb], dtype=np.int64)
-                rows[:, 0] = i
-                rows[:, 3:5] += n_sentences - sa
-                s_rows = np.array(old.sentences[sa:sb], dtype=np.int64)
-                s_rows[:, 0] = i
-                passage_vectors.append(old.passage_vectors[pa:pb])
-                sentence_vectors.append(old.sentence_vectors[sa:sb])
-                origins.append(np.arange(pa, pb, dtype=np.int64))
-            else:
-                split = splits[i]
-                rows = np.array(
-                    [[i, p.start, p.end, n_sentences + f, n_sentences + l] for p, (f, l) in zip(split.passages, split.passage_sentences)],
-                    dtype=np.int64,
-                ).reshape(-1, 5)
-                s_rows = np.array([[i, a, b] for a, b in split.sentences], dtype=np.int64).reshape(-1, 3)
-                passage_vectors.append(new_passage_vectors[new_p : new_p + len(rows)])
-                sentence_vectors.append(new_sentence_vectors[new_s : new_s + len(s_rows)])
-                origins.append(np.full(len(rows), -1, dtype=np.int64))
-                new_p += len(rows)
-                new_s += len(s_rows)
-            passage_rows.append(rows)
-            sentence_rows.append(s_rows)
-            n_sentences += len(s_rows)
-
-        dim = self.embedder.dimension
-        sentence_type = SENTENCE_VECTOR_TYPES[self.settings.sentence_vectors]
-        passages = np.concatenate(passage_rows) if passage_rows else np.zeros((0, 5), dtype=np.int64)
-        sentences = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, 3), dtype=np.int64)
-        texts = [self._vector_text(articles[int(a)], articles[int(a)].text[int(s):int(e)]) for a, s, e in passages[:, :3]]
-        all_passage_vectors = np.concatenate(passage_vectors) if passage_vectors else np.zeros((0, dim), np.float32)
-        ann, ann_above = None, self.settings.ann_above
-        if old is not None and old.ann is not None and ann_above is not None and len(passages) >= max(ann_above, 1):
-            origin = np.concatenate(origins) if origins else np.zeros(0, dtype=np.int64)
-            reason = old.ann.rebuild_reason(origin)
-            if reason is None:
-                try:
-                    ann = old.ann.updated(all_passage_vectors, origin)
-                except (RuntimeError, ValueError) as error:  # the store trains a new one instead
-                    log.warning("Could not update the approximate index (%s); it will be rebuilt", error)
-            else:
-                log.info("The approximate index will be rebuilt: %s", reason)
-        return Snapshot(
-            articles=tuple(articles),
-            hashes=tuple(hashes),
-            passages=passages,
-            sentences=sentences,
-            passage_vectors=all_passage_vectors,
-            sentence_vectors=np.concatenate(sentence_vectors, dtype=sentence_type) if sentence_vectors else np.zeros((0, dim), sentence_type),
-            lexical=LexicalIndex.build(texts),
-            model=self.model_id,
-            dimension=dim,
-            passage_settings=self.settings.passages,
-            probe=tuple(float(x) for x in self._probe()),
-            excluded=excluded,
-            ann=ann,
-        )
+        return self.indexer.remove(article_id)
 
     @property
     def abstain_threshold(self) -> float:
         """Confidence below which `ask` abstains."""
         return self.answerer.threshold
-
-    def _vector_text(self, article: Article, passage: str) -> str:
-        """What is embedded and BM25-indexed for a passage: the article's title gives it context
-        ("Normans" for a paragraph that only says "they"), within the model's window."""
-        if not self.settings.passages.with_title or not article.title:
-            return passage
-        room = self.embedder.max_tokens - self.settings.passages.max_tokens - 1
-        title = article.title
-        if self.embedder.count_tokens([title])[0] > room:
-            title = " ".join(title.split()[: max(room // 2, 0)])
-        return f"{title}\n{passage}" if title else passage
-
-    def _install(self, snapshot: Snapshot) -> None:
-        # One assignment: a query sees either the old pair or the new one, never a mix.
-        self._state = (snapshot, Retriever(snapshot, self.settings.candidates, ann_above=self.settings.ann_above))
 
     # ---------------------------------------------------------------- asking
     def ask(
@@ -549,7 +211,7 @@ class QA:
         question = self._clean(question)
         history = self.check_history(history)
         k = _count(k, "k", low=0)
-        snapshot, retriever = self._ready()
+        snapshot, retriever = self.current()
         rows = self._article_rows(snapshot, articles)
         query = contextual_query(question, history)
         vector = self.embedder.encode_query(question)
@@ -563,7 +225,7 @@ class QA:
         (ids) restricts them to those articles, as in `ask`."""
         query = self._clean(query)
         k = _count(k, "k")
-        snapshot, retriever = self._ready()
+        snapshot, retriever = self.current()
         rows = self._article_rows(snapshot, articles)
         ranked = retriever.retrieve(self.embedder.encode_query(query), query, k, articles=rows)
         return [hit_for(snapshot, r) for r in ranked]
@@ -587,7 +249,7 @@ class QA:
         questions (`qa.questions`), each kept only when `ask` answers it (does not abstain) and cites
         the sentence it came from. At most `per_article` from one article, from the first `articles`
         articles, `tries` sentences each, so it costs a few dozen asks at most (cached per index)."""
-        snapshot, _ = self._ready()
+        snapshot, _ = self.current()
         key = ("examples", id(snapshot), n, per_article, articles, tries)
         cached = self._suggestions.get(key)
         if cached is not None:
@@ -607,7 +269,7 @@ class QA:
         """Up to `n` further questions about the articles `answer` cites (or, when it abstained,
         the articles of its related passages): their other sentences near the cited ones, turned
         into questions and kept only when `ask` answers them from that sentence."""
-        snapshot, _ = self._ready()
+        snapshot, _ = self.current()
         seen = {" ".join(q.lower().split()) for q in exclude} | {" ".join(answer.question.lower().split())}
         cited = [(c.article_id, c.start, c.end) for c in answer.citations] or [
             (h.article.id, h.start, h.end) for h in answer.related[:2]
@@ -625,9 +287,8 @@ class QA:
     @staticmethod
     def _sentences_of(snapshot: Snapshot, row: int) -> list[tuple[int, int, int]]:
         """(article row, start, end) of each sentence of article `row`, in order."""
-        column = np.asarray(snapshot.sentences[:, 0])
-        first, last = np.searchsorted(column, [row, row + 1])
-        return [(row, int(a), int(b)) for _, a, b in np.asarray(snapshot.sentences[first:last]).tolist()]
+        first, last = snapshot.article_sentence_range(row)
+        return [(row, int(a), int(b)) for a, b in snapshot.sentence_spans(first, last)]
 
     def _verified(self, snapshot: Snapshot, spans: list[tuple[int, int, int]], n: int, tries: int, seen: set[str]) -> list[str]:
         from .questions import question_from_sentence
@@ -655,75 +316,47 @@ class QA:
     # ---------------------------------------------------------------- removed articles, feedback
     def removed_articles(self) -> list[Article]:
         """Articles removed from the index (`remove`) whose files are still in the corpus folder."""
-        snapshot, _ = self._ready()
-        if not snapshot.excluded:
-            return []
-        articles, _ = read_folder(self.corpus)
-        return [a for a in articles if a.id in snapshot.excluded]
+        return self.indexer.removed_articles()
 
     def restore(self, article_id: str) -> IndexReport:
         """Index again an article that `remove` dropped (its file must still be in the corpus)."""
-        with self._write_lock:
-            started = time.perf_counter()
-            old = self._current_or_saved()
-            if old is None or article_id not in old.excluded:
-                raise KeyError(f"No removed article with id {article_id!r}")
-            articles, skipped = read_folder(self.corpus, prefer=old.article_index)
-            excluded = old.excluded - {article_id}
-            if article_id not in {a.id for a in articles}:
-                raise KeyError(f"The file of article {article_id!r} is no longer in the corpus folder")
-            return self._update(old, [a for a in articles if a.id not in excluded], skipped, excluded, started)
+        return self.indexer.restore(article_id)
 
     @property
     def feedback(self) -> "FeedbackLog":
         """Thumbs up/down on answers, kept as JSON lines beside the index (`qa.feedback`)."""
         from .feedback import FeedbackLog
 
-        return FeedbackLog(self.store.folder / "feedback.jsonl")
+        return FeedbackLog(self.indexer.feedback_path)
 
     def articles(self) -> list[Article]:
-        snapshot, _ = self._ready()
+        snapshot, _ = self.current()
         return list(snapshot.articles)
 
     def article(self, article_id: str) -> Article:
-        snapshot, _ = self._ready()
+        snapshot, _ = self.current()
         if article_id not in snapshot.article_index:
             raise KeyError(f"No article with id {article_id!r}")
         return snapshot.articles[snapshot.article_index[article_id]]
 
     def passage_counts(self) -> dict[str, int]:
-        snapshot, _ = self._ready()
-        counts = np.bincount(np.asarray(snapshot.passages[:, 0], dtype=np.int64), minlength=len(snapshot.articles))
+        snapshot, _ = self.current()
+        counts = snapshot.article_passage_counts()
         return {a.id: int(n) for a, n in zip(snapshot.articles, counts)}
 
     def status(self) -> dict[str, Any]:
-        snapshot, _ = self._ready()
+        snapshot, _ = self.current()
         return {
             "articles": len(snapshot.articles),
             "passages": snapshot.passage_count,
-            "sentences": int(snapshot.sentences.shape[0]),
+            "sentences": snapshot.sentence_count,
             "model": self.model_id,
             "dimension": snapshot.dimension,
             # Names, not locations: the status reaches web pages (the Corpus tab) and API replies.
-            "corpus": self.corpus.resolve().name,
-            "index_dir": self.store.folder.name,
+            "corpus": self.corpus.resolve().name if self.corpus is not None else None,
+            "index_dir": self.store.name,
             "index_bytes": self.store.size_bytes(),
         }
-
-    def _ready(self) -> tuple[Snapshot, Retriever]:
-        state = self._state
-        if state is not None and state[0].files:
-            damage = state[0].damage()  # before the query touches a memory map: never a SIGBUS
-            if damage:
-                log.error("The index files changed under the running server (%s); rebuilding the index from the corpus.", damage)
-                with self._write_lock:
-                    if self._state is state:
-                        self._state = None
-                state = None
-        if state is None:
-            self.refresh()
-            state = self._state
-        return state
 
     def _clean(self, question: str) -> str:
         if not isinstance(question, str):
@@ -830,11 +463,3 @@ def conversation_turns(history: Iterable[Any] | None) -> list[tuple[str, str]]:
         elif isinstance(item, str):
             turns.append((item, ""))
     return turns
-
-
-def safe_file_name(name: str) -> str:
-    """A file name with no directory parts or odd characters, safe to create inside the corpus."""
-    base = Path(name.replace("\\", "/")).name
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    stem = re.sub(r"[^\w.-]+", "-", stem).strip(".-_") or "article"
-    return f"{stem[:100]}{suffix}"

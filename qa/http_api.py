@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException  # FastAPI's is a subclass: this 
 from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 
+from .pgstore import StoreUnavailable
 from .facade import MAX_HISTORY_TURNS, QA, IndexNotSaved, QuestionError, UploadTooLarge, human_size, safe_file_name
 from .readers import SUPPORTED_EXTENSIONS
 from .web_policy import MAX_FILES, MULTIPART_OVERHEAD, same_origin
@@ -92,6 +93,9 @@ class JSONErrorRoute(APIRoute):
                 return error_response(400, validation_message(error))
             except HTTPException as error:
                 return error_response(error.status_code, str(error.detail))
+            except StoreUnavailable as error:  # the database store is down: say so (no password in it), retry later
+                log.error("%s %s: %s", request.method, request.url.path, error)
+                return error_response(503, str(error))
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
                 return error_response(500, ERROR_MESSAGE)

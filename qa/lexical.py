@@ -28,10 +28,10 @@ _STEMMER = Stemmer.Stemmer("english")
 
 @lru_cache(maxsize=16384)
 def _analyse_cached(text: str) -> tuple[str, ...]:
-    return tuple(_analyse_many([text])[0])
+    return tuple(analyse_many([text])[0])
 
 
-def _analyse_many(texts: list[str]) -> list[list[str]]:
+def analyse_many(texts: list[str]) -> list[list[str]]:
     """What `bm25s.tokenize(..., stopwords="en_plus", stemmer=...)` returns (same steps, same
     output), without its per-call progress-bar objects and per-text stop-word sets: this runs on
     every candidate sentence of every question, where bm25s's version cost more than the search."""
@@ -56,7 +56,7 @@ class LexicalIndex:
         if not texts:
             return cls(None, 0)
         model = bm25s.BM25(k1=0.9, b=0.75)  # k1 0.9: short passages, fewer repeats of a term
-        tokens = _analyse_many(texts)
+        tokens = analyse_many(texts)
         # bm25s cannot index a document without any token; give empty ones a placeholder.
         tokens = [t if t else ["\u2205"] for t in tokens]
         model.index(tokens, show_progress=False)

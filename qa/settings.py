@@ -56,6 +56,18 @@ class Settings:
     # with the index and updated incrementally; below it an exact scan takes under 5 ms (it takes
     # 10 ms at 100k, where IVF takes 0.7 ms with Recall@10 1.000: benchmarks/README.md). None: always exact.
     ann_above: int | None = 50_000
+    # Where the index lives: None for files beside the corpus, or a PostgreSQL URL
+    # ("postgresql://user:password@host/db", env QA_STORE): the database is then the source of truth,
+    # shared by every app server (qa/pgstore.py), and the corpus folder is optional.
+    store: str | None = None
+    # With a database store: from this many passages on dense search uses pgvector's index, IVFFlat
+    # (about sqrt(n) lists, pg_probes scanned) or HNSW (hnsw_ef_search candidates); below it an exact
+    # scan of the loaded vectors. IVFFlat by default: Recall@10 1.000 where HNSW reached 0.4-0.6 on
+    # near-duplicate passages (qa/pgstore.py, benchmarks/README.md).
+    pg_ann_above: int = 20_000
+    pg_index: str = "ivfflat"
+    pg_probes: int = 20
+    hnsw_ef_search: int = 100
 
     def __post_init__(self) -> None:
         if self.sentence_vectors not in ("float16", "float32"):
@@ -70,6 +82,7 @@ class Settings:
             "model": os.environ.get("QA_MODEL"),
             "backend": os.environ.get("QA_BACKEND"),
             "answerer": os.environ.get("QA_ANSWERER"),
+            "store": os.environ.get("QA_STORE") or None,
         }
         values = {k: v for k, v in {**env, **overrides}.items() if v is not None}
         for key in ("corpus", "index_dir"):

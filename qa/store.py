@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .index import approximate
 from .lexical import LexicalIndex
 from .passages import PassageSettings
 from .types import Article
@@ -74,6 +75,8 @@ class Snapshot:
     ann: Any = field(default=None, compare=False, repr=False)
     # The array files it was loaded from, as (path, bytes, inode, mtime ns), for `damage()`.
     files: tuple[tuple[str, int, int, int], ...] = field(default=(), compare=False, repr=False)
+    # The database store's generation number this snapshot was read at (qa.pgstore); 0 for files.
+    generation: int = field(default=0, compare=False)
 
     def damage(self) -> str | None:
         """Why a file of this snapshot changed in place (truncated, grown or rewritten) since it was
@@ -114,6 +117,59 @@ class Snapshot:
         article, start, end = self.sentence_row(sentence_id)
         return self.articles[article].text[start:end]
 
+    # Accessors: other modules read the tables through these, never by column position.
+    @property
+    def dense(self) -> Any:
+        """The dense index this snapshot carries (the saved IVF index), or None (`qa.index`)."""
+        return self.ann
+
+    @property
+    def sentence_count(self) -> int:
+        return int(self.sentences.shape[0])
+
+    def passage_articles(self) -> np.ndarray:
+        """Each passage's article index (int64)."""
+        return np.asarray(self._tables[0][:, 0], dtype=np.int64)
+
+    def article_passage_counts(self) -> np.ndarray:
+        """Passages per article, in article order."""
+        return np.bincount(self.passage_articles(), minlength=len(self.articles))
+
+    def passage_spans(self) -> np.ndarray:
+        """Rows of (article index, start, end), one per passage."""
+        return self._tables[0][:, :3]
+
+    def passage_sentence_ranges(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of (first sentence, last sentence exclusive) of the passages `ids`."""
+        return np.asarray(self._tables[0][np.asarray(ids, dtype=np.int64), 3:5])
+
+    def article_sentence_range(self, article: int) -> tuple[int, int]:
+        """(first, last exclusive) sentence rows of article `article` (its sentences are contiguous)."""
+        first, last = np.searchsorted(self._tables[1][:, 0], [article, article + 1])
+        return int(first), int(last)
+
+    def sentence_spans(self, first: int, last: int) -> list[list[int]]:
+        """(start, end) in its article of each sentence first..last-1 (one read of a memory map)."""
+        return np.asarray(self._tables[1][first:last, 1:3]).tolist()
+
+    def sentence_vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """float32 vectors of the sentences `ids`."""
+        return np.asarray(self.sentence_vectors[ids], dtype=np.float32)
+
+    def article_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each article's passages and sentences begin, plus the end: article i owns passage
+        rows bounds[0][i]:bounds[0][i+1] and sentence rows bounds[1][i]:bounds[1][i+1]."""
+        edges = np.arange(len(self.articles) + 1)
+        return np.searchsorted(self._tables[0][:, 0], edges), np.searchsorted(self._tables[1][:, 0], edges)
+
+    def passage_table(self, start: int, stop: int) -> np.ndarray:
+        """A copy of passage rows start..stop-1: (article, start, end, first sentence, last sentence)."""
+        return np.array(self._tables[0][start:stop], dtype=np.int64)
+
+    def sentence_table(self, start: int, stop: int) -> np.ndarray:
+        """A copy of sentence rows start..stop-1: (article, start, end)."""
+        return np.array(self._tables[1][start:stop], dtype=np.int64)
+
     @cached_property
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(self.passages), np.asarray(self.sentences)
@@ -148,8 +204,18 @@ class IndexStore:
         self.folder = Path(folder)
         self.ann_above = ann_above
 
+    @property
+    def name(self) -> str:
+        """What messages call this store: the folder's name, never its location."""
+        return self.folder.name
+
+    def stale(self, snapshot: Snapshot | None, now: bool = False) -> bool:
+        """Whether another process changed the saved index since `snapshot` was read: a folder has
+        one writer per machine, whose own process installs what it saves, so never."""
+        return False
+
     def _wants_ann(self, passages: int) -> bool:
-        return self.ann_above is not None and passages >= max(self.ann_above, 1)
+        return approximate(passages, self.ann_above)
 
     def current_generation(self) -> Path | None:
         pointer = self.folder / _CURRENT
@@ -230,8 +296,9 @@ class IndexStore:
                 log.warning("Ignoring the approximate index %s (%s)", ann_file, error)
         return snapshot
 
-    def save(self, snapshot: Snapshot) -> Path:
-        """Write a new generation and switch to it atomically; old generations are removed."""
+    def save(self, snapshot: Snapshot, base: Snapshot | None = None) -> Path:
+        """Write a new generation and switch to it atomically; old generations are removed.
+        (`base`, the snapshot the change started from, matters only to a shared store.)"""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / ".lock", "a") as lock:
             # One writer at a time, across processes (the app and the command line, say).
@@ -291,7 +358,7 @@ class IndexStore:
                 handle.write(json.dumps(data, ensure_ascii=False) + "\n")
             texts.flush()
             os.fsync(texts.fileno())
-        counts = np.bincount(np.asarray(snapshot.passages[:, 0], dtype=np.int64), minlength=len(snapshot.articles))
+        counts = snapshot.article_passage_counts()
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": snapshot.model,

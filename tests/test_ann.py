@@ -174,7 +174,7 @@ def test_adding_an_article_updates_the_saved_index_without_training(corpus, inde
     (corpus / "harbour.txt").write_text(HARBOUR)
     (corpus / "orchard.txt").write_text(ORCHARD)
     qa = QA.from_folder(corpus, index_dir=index_dir, settings=Settings(ann_above=5), embedder=embedder)
-    before = qa._ready()[0].ann
+    before = qa.current()[0].ann
     assert before is not None and len(before) >= 5
     centroids = before.centroids
 
@@ -186,7 +186,7 @@ def test_adding_an_article_updates_the_saved_index_without_training(corpus, inde
     report = qa.add(tmp_path / "ferry.txt")
     assert report.added and not report.rebuilt
 
-    snapshot, retriever = qa._ready()
+    snapshot, retriever = qa.current()
     assert retriever.dense is snapshot.ann and snapshot.ann.kind == "ivf"
     assert len(snapshot.ann) == snapshot.passage_count == len(before) + 1
     assert np.array_equal(snapshot.ann.centroids, centroids)
@@ -200,7 +200,7 @@ def test_adding_an_article_updates_the_saved_index_without_training(corpus, inde
     assert not answer.abstained and "7:15" in answer.citations[0].quote
 
     qa.remove(hits[0].article.id)
-    after = qa._ready()[0]
+    after = qa.current()[0]
     assert len(after.ann) == after.passage_count == len(before)
     assert np.array_equal(after.ann.centroids, centroids)
     assert all("Halden" not in h.text for h in qa.search("winter ferry to Halden island", 5))

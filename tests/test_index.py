@@ -94,8 +94,8 @@ def test_large_index_saves_and_uses_the_approximate_index(corpus, index_dir, emb
     ann_qa = QA.from_folder(corpus, index_dir=index_dir, settings=dc_replace(Settings(), ann_above=1), embedder=embedder)
     generation = IndexStore(index_dir).current_generation()
     assert (generation / "passage_vectors.ivf").is_file()
-    assert ann_qa._ready()[1].dense.kind == "ivf"
-    assert exact_qa._ready()[1].dense.kind == "exact"
+    assert ann_qa.current()[1].dense.kind == "ivf"
+    assert exact_qa.current()[1].dense.kind == "exact"
     query = "trade between Georgia and Russia"
     assert [h.passage_id for h in ann_qa.search(query, 5)] == [h.passage_id for h in exact_qa.search(query, 5)]
     # Below the size the saved approximate index is ignored; reopened above it, it is loaded.
@@ -132,7 +132,7 @@ def test_onnx_backend_gives_the_same_vectors_as_torch(embedder, tmp_path, monkey
     assert np.allclose(onnx.encode(texts), torch.encode(texts), atol=2e-4)
     assert np.allclose(embedder.encode(texts), torch.encode(texts), atol=2e-4)
     assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
-    assert Embedder(backend="onnx")._model is None  # from the cache: torch is not loaded again
+    assert not Embedder(backend="onnx").torch_loaded  # from the cache: torch is not loaded again
     with pytest.raises(ValueError):
         Embedder(backend="tensorflow")
 

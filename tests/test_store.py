@@ -22,7 +22,7 @@ def test_reload_uses_saved_vectors(qa: QA, corpus: Path, index_dir: Path, embedd
     again = QA.from_folder(corpus, index_dir=index_dir, embedder=embedder)
     report = again.last_report
     assert (report.added, report.updated, report.removed, report.rebuilt) == ([], [], [], False)
-    snapshot = again._state[0]
+    snapshot = again.current()[0]
     # Small arrays are read into memory (damage on disk cannot fault a query); above MAP_ABOVE_BYTES they are mapped.
     assert isinstance(snapshot.passage_vectors, np.ndarray) and not isinstance(snapshot.passage_vectors, np.memmap)
     manifest = json.loads((IndexStore(index_dir).current_generation() / "manifest.json").read_text())
@@ -34,12 +34,12 @@ def test_reload_uses_saved_vectors(qa: QA, corpus: Path, index_dir: Path, embedd
 
 
 def test_incremental_add_change_remove(qa: QA, corpus: Path, embedder) -> None:
-    seed_vectors = np.array(qa._state[0].passage_vectors)
+    seed_vectors = np.array(qa.current()[0].passage_vectors)
     (corpus / "bridge.txt").write_text(BRIDGE)
     report = qa.refresh()
     assert len(report.added) == 1 and report.updated == [] and report.articles == 2
     # The unchanged article's vectors were copied, not recomputed.
-    snapshot = qa._state[0]
+    snapshot = qa.current()[0]
     seed_index = next(i for i, a in enumerate(snapshot.articles) if a.path.startswith("georgia"))
     rows = np.asarray(snapshot.passages[:, 0]) == seed_index
     assert np.array_equal(np.asarray(snapshot.passage_vectors)[rows], seed_vectors)
@@ -79,7 +79,7 @@ def test_interrupted_save_keeps_the_previous_index(qa: QA, corpus: Path, index_d
     assert not any(p.name.startswith("tmp-") for p in index_dir.iterdir())
     # A fresh process loads the last good index, answers, and then completes the update.
     reopened = QA(Settings(corpus=corpus, index_dir=index_dir), embedder)
-    assert reopened.store.load().passage_count == qa._state[0].passage_count
+    assert reopened.store.load().passage_count == qa.current()[0].passage_count
     reopened.refresh()
     assert reopened.status()["articles"] == 2
 
@@ -123,7 +123,7 @@ def test_sentence_vectors_are_stored_half_precision_by_default(qa: QA, corpus: P
     generation = IndexStore(index_dir).current_generation()
     assert np.load(generation / "sentence_vectors.npy", mmap_mode="r").dtype == np.float16
     assert np.load(generation / "passage_vectors.npy", mmap_mode="r").dtype == np.float32
-    snapshot = qa._state[0]
+    snapshot = qa.current()[0]
     texts = [snapshot.sentence_text(i) for i in range(3)]
     assert np.allclose(np.asarray(snapshot.sentence_vectors[:3], dtype=np.float32), embedder.encode(texts), atol=2e-3)
 
