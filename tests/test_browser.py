@@ -80,14 +80,19 @@ def page(server: str, browser):
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
+    try:
+        yield opened(page, server)
+    finally:
+        context.close()
+
+
+def opened(page, server: str):
+    """`page` at the app, once the chat and the page script are ready."""
     page.set_default_timeout(TIMEOUT)
     page.goto(server)
     page.locator("#qa-question textarea").wait_for()
     page.wait_for_function("window.__qaUiInstalled === true")
-    try:
-        yield page
-    finally:
-        context.close()
+    return page
 
 
 def ask(page, question: str):
@@ -277,13 +282,8 @@ WIDTHS = [1280, 390]
 @pytest.fixture(params=WIDTHS, ids=["desktop", "phone"])
 def sized(request, server: str, browser):
     context = browser.new_context(viewport={"width": request.param, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.goto(server)
-    page.locator("#qa-question textarea").wait_for()
-    page.wait_for_function("window.__qaUiInstalled === true")
     try:
-        yield page
+        yield opened(context.new_page(), server)
     finally:
         context.close()
 
