@@ -376,33 +376,50 @@ def compose(
     threshold = model.threshold if settings.abstain_below is None else settings.abstain_below
     if confidence < threshold:
         return Answer(question, NOT_FOUND, True, confidence, [], related)
-    chosen = _choose(snapshot, found, logits, settings, model)
+    chosen = choose_by_features(snapshot, found, logits, settings, model)
     return cite(snapshot, question, chosen, top, confidence, related)
 
 
-def _choose(
-    snapshot: Snapshot, found: Candidates, logits: np.ndarray, settings: AnswerSettings, model: AnswerModel
+def choose_sentences(
+    snapshot: Snapshot,
+    found: Candidates,
+    scores: np.ndarray,
+    best: int,
+    settings: AnswerSettings,
+    min_probability: float,
+    can_pad: np.ndarray,
 ) -> list[tuple[int, int]]:
-    """(sentence id, passage id) of the best sentence, plus likely runners-up that add something new."""
-    order = np.argsort(-logits, kind="stable")
-    probabilities = _sigmoid(logits)
-    chosen = [int(order[0])]
-    words = len(snapshot.sentence_text(int(found.sentence_ids[order[0]])).split())
-    for i in order[1:]:
-        if len(chosen) >= settings.max_sentences or probabilities[i] < model.extra_min_probability:
+    """(sentence id, passage rank) of the `best` candidate, then likely runners-up by `scores`
+    (logits) that may pad an answer (`can_pad`), fit the word budget and add something new."""
+    probabilities = _sigmoid(scores)
+    chosen = [best]
+    words = len(snapshot.sentence_text(int(found.sentence_ids[best])).split())
+    for i in np.argsort(-scores, kind="stable"):
+        i = int(i)
+        if i == best or not can_pad[i]:
+            continue
+        if len(chosen) >= settings.max_sentences or probabilities[i] < min_probability:
             break
         sentence_id = int(found.sentence_ids[i])
-        if found.features[i, SENTENCE_FEATURES.index("fragment")]:
-            continue  # a heading or caption may lead an answer, but never pads one
         text_words = len(snapshot.sentence_text(sentence_id).split())
         if words + text_words > settings.max_words:
             continue
         vector = snapshot.sentence_vectors[sentence_id]
         if any(float(vector @ snapshot.sentence_vectors[int(found.sentence_ids[c])]) > 0.85 for c in chosen):
             continue
-        chosen.append(int(i))
+        chosen.append(i)
         words += text_words
     return [(int(found.sentence_ids[i]), int(found.passage_ranks[i])) for i in chosen]
+
+
+def choose_by_features(
+    snapshot: Snapshot, found: Candidates, logits: np.ndarray, settings: AnswerSettings, model: AnswerModel
+) -> list[tuple[int, int]]:
+    """The feature answerer's choice: the best-ranked sentence, padded by runners-up that are real
+    sentences (a heading or caption never pads an answer)."""
+    not_fragment = found.features[:, SENTENCE_FEATURES.index("fragment")] == 0
+    best = int(np.argsort(-logits, kind="stable")[0])
+    return choose_sentences(snapshot, found, logits, best, settings, model.extra_min_probability, not_fragment)
 
 
 def _adjacent(group: list[tuple[int, int]], sentence: tuple[int, int]) -> bool:

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from .answering import (
+    CONFIDENCE_FEATURES,
     NOT_FOUND,
     AnswerModel,
     AnswerSettings,
     Candidates,
     candidates,
+    choose_sentences,
     cite,
     confidence_features,
     hit_for,
@@ -96,8 +98,6 @@ class ReaderCalibration:
 
 
 def confidence_feature_names() -> tuple[str, ...]:
-    from .answering import CONFIDENCE_FEATURES
-
     return READER_CONFIDENCE_FEATURES + CONFIDENCE_FEATURES
 
 
@@ -232,24 +232,5 @@ class ReaderAnswerer:
         return cite(snapshot, question, chosen, top, confidence, related, short=short)
 
     def choose(self, snapshot: Snapshot, reading: Reading, blend: np.ndarray, best: int, settings: AnswerSettings) -> list[tuple[int, int]]:
-        """The best sentence, then likely runners-up (by the blend) that add something new."""
-        found = reading.found
-        probabilities = _sigmoid(blend)
-        chosen = [best]
-        words = len(snapshot.sentence_text(int(found.sentence_ids[best])).split())
-        for i in np.argsort(-blend, kind="stable"):
-            i = int(i)
-            if i == best or not reading.read[i]:
-                continue
-            if len(chosen) >= settings.max_sentences or probabilities[i] < self.calibration.extra_min_probability:
-                break
-            sentence_id = int(found.sentence_ids[i])
-            text_words = len(snapshot.sentence_text(sentence_id).split())
-            if words + text_words > settings.max_words:
-                continue
-            vector = snapshot.sentence_vectors[sentence_id]
-            if any(float(vector @ snapshot.sentence_vectors[int(found.sentence_ids[c])]) > 0.85 for c in chosen):
-                continue
-            chosen.append(i)
-            words += text_words
-        return [(int(found.sentence_ids[i]), int(found.passage_ranks[i])) for i in chosen]
+        """The best sentence, then likely runners-up (by the blend) among those the reader read."""
+        return choose_sentences(snapshot, reading.found, blend, best, settings, self.calibration.extra_min_probability, reading.read)

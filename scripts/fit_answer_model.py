@@ -29,7 +29,7 @@ from qa.answering import (  # noqa: E402
     SENTENCE_FEATURES,
     AnswerModel,
     AnswerSettings,
-    _choose,
+    choose_by_features,
     candidates,
     confidence_features,
 )
@@ -93,7 +93,7 @@ def compose_rows(qa: QA, rows, logits, extra_min_probability: float):
             out.append({"right": False, "features": None, "top_right": False, "words": 0})
             continue
         best = int(np.argmax(z))
-        chosen = _choose(snapshot, found, z, settings, model)
+        chosen = choose_by_features(snapshot, found, z, settings, model)
         text = " ".join(snapshot.sentence_text(s) for s, _ in chosen)
         question = r["question"]
         out.append(
