@@ -49,6 +49,17 @@ from qa.reader import MODEL_DIR, EncodedPairs, best_spans, encode_pairs, load_to
 log = logging.getLogger("train_reader")
 
 _NAME_OR_NUMBER = re.compile(r"(?<!^)\b(?:[A-Z][\w'’-]+|\d[\d,.]*)\b")
+_CONTENT_WORD = re.compile(r"\b[a-z]{4,}\b")
+_AUXILIARY = re.compile(r"\b(is|was|were|are|can|could|has|had|have|will|would)\b")
+_NEGATION = re.compile(r"\b(not|never|no|n't|without)\b", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    "what which when where whose who whom why how that this these those there their they them with from into "
+    "about after before during than then been being have were does also many much most more some such other "
+    "only first last year years name named called used known".split()
+)
+
+
+ALTERED_KINDS = ("altered", "altered-word", "negated")  # the answer sentence with a question it no longer answers
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class Pair:
     label: int  # 1: the sentence answers the question
     answer_start: int = -1  # character offsets of the answer in the sentence (positives only)
     answer_end: int = -1
-    kind: str = "positive"  # positive | paragraph | retrieved | altered
+    kind: str = "positive"  # positive | paragraph | retrieved | altered | altered-word | negated
 
 
 # --------------------------------------------------------------------------- data
@@ -169,7 +180,50 @@ def altered_question(question: Question, corpus: Corpus, rng: random.Random) -> 
     return question.question[: target.start()] + rng.choice(pool) + question.question[target.end() :]
 
 
-def make_pairs(corpus: Corpus, questions: list[Question], lexical: LexicalIndex, rng: random.Random, altered_share: float) -> list[Pair]:
+def word_swapped_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
+    """The question with one content word the answer sentence shares swapped for a word of another
+    paragraph of the same article that the sentence lacks ("start singing" -> "start painting"): SQuAD
+    2.0's antonym and changed-condition questions look like that. None if no word qualifies."""
+    sentence = corpus.sentences[question.sentence]
+    sentence_words = set(_CONTENT_WORD.findall(sentence.lower()))
+    found = [m for m in _CONTENT_WORD.finditer(question.question) if m.group(0) in sentence_words and m.group(0) not in _STOPWORDS]
+    if not found:
+        return None
+    target = rng.choice(found)
+    article = corpus.article_of[question.paragraph]
+    pool = set()
+    for p in range(max(0, question.paragraph - 8), min(len(corpus.titles), question.paragraph + 9)):
+        if corpus.article_of[p] != article or p == question.paragraph:
+            continue
+        for s in corpus.paragraph_sentences[p]:
+            pool.update(w for w in _CONTENT_WORD.findall(corpus.sentences[s]) if w not in _STOPWORDS)
+    pool -= sentence_words | set(_CONTENT_WORD.findall(question.question.lower()))
+    ending = next((e for e in ("ing", "ed", "s") if target.group(0).endswith(e)), "")
+    pool = {w for w in pool if (w.endswith(ending) if ending else not w.endswith(("ing", "ed", "s")))}  # a word of the same form
+    if not pool:
+        return None
+    return question.question[: target.start()] + rng.choice(sorted(pool)) + question.question[target.end() :]
+
+
+def negated_question(question: Question, corpus: Corpus) -> str | None:
+    """The question with "not" after its first auxiliary verb, if the answer sentence has no negation:
+    "Which team was not ..." is not answered by a sentence saying which team was."""
+    sentence = corpus.sentences[question.sentence]
+    match = _AUXILIARY.search(question.question)
+    if not match or _NEGATION.search(sentence) or _NEGATION.search(question.question):
+        return None
+    return question.question[: match.end()] + " not" + question.question[match.end() :]
+
+
+def make_pairs(
+    corpus: Corpus,
+    questions: list[Question],
+    lexical: LexicalIndex,
+    rng: random.Random,
+    altered_share: float,
+    word_swap_share: float = 0.0,
+    negated_share: float = 0.0,
+) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
         if number and number % 2000 == 0:
@@ -200,6 +254,15 @@ def make_pairs(corpus: Corpus, questions: list[Question], lexical: LexicalIndex,
             altered = altered_question(q, corpus, rng)
             if altered:
                 pairs.append(Pair(altered, sentence, q.title, 0, kind="altered"))
+        # Drawn only when asked for, so a run without them makes exactly the pairs it made before.
+        if word_swap_share and rng.random() < word_swap_share:
+            swapped = word_swapped_question(q, corpus, rng)
+            if swapped:
+                pairs.append(Pair(swapped, sentence, q.title, 0, kind="altered-word"))
+        if negated_share and rng.random() < negated_share:
+            negated = negated_question(q, corpus)
+            if negated:
+                pairs.append(Pair(negated, sentence, q.title, 0, kind="negated"))
     return pairs
 
 
@@ -327,6 +390,9 @@ def train(args: argparse.Namespace) -> Path:
     log.info("%d pairs, %d steps of %d (epochs %d)", len(pairs), total_steps, args.batch_size, args.epochs)
 
     model = build_model(args.layers)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from))
+        log.info("starting from the weights in %s", args.init_from)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimiser, int(0.06 * total_steps), total_steps)
     step = 0
@@ -403,12 +469,12 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     valid_questions = [q for q in corpus.questions if corpus.article_of[q.paragraph] in held_out]
     rng.shuffle(train_questions)
     rng.shuffle(valid_questions)
-    train_questions = train_questions[: args.questions]
+    train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
-    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share) if training else []
+    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share) if training else []
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
-    valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share)
+    valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
     return pairs, valid, corpus, valid_questions
 
 
@@ -419,7 +485,7 @@ def validation_groups(valid: list[Pair]) -> list[list[Pair]]:
     """Pairs of one question (its positive first) — original questions only."""
     groups: dict[str, list[Pair]] = {}
     for p in valid:
-        if p.kind != "altered":
+        if p.kind not in ALTERED_KINDS:
             groups.setdefault(p.question, []).append(p)
     return [g for g in groups.values() if g[0].label == 1]
 
@@ -439,7 +505,7 @@ def evaluate(score_batch, tokenizer, valid: list[Pair]) -> dict[str, float]:
         predicted = group[0].sentence[s:e]
         f1 += span_f1(predicted, gold)
         exact += float(normalise(predicted) == normalise(gold))
-    altered = [p for p in valid if p.kind == "altered"]
+    altered = [p for p in valid if p.kind in ALTERED_KINDS]
     positives = [g[0] for g in groups][: len(altered) * 3]
     scores, labels = [], []
     for chunk_start in range(0, len(altered) + len(positives), 64):
@@ -550,7 +616,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=15000)
     parser.add_argument("--validation-articles", type=int, default=16)
     parser.add_argument("--validation-questions", type=int, default=1500)
+    parser.add_argument("--skip-questions", type=int, default=0, help="skip the first N sampled questions (those an --init-from model saw)")
+    parser.add_argument("--init-from", default=None, help="start from these weights (a final.pt) instead of the bundled encoder")
     parser.add_argument("--altered-share", type=float, default=0.25)
+    parser.add_argument("--word-swap-share", type=float, default=0.0, help="share of questions also given a content-word-swapped negative")
+    parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
