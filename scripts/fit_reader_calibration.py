@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many questions (a quick run)")
     parser.add_argument("--max-read", type=int, default=16)
     parser.add_argument("--write", action="store_true", help="write calibration.json beside the model")
+    parser.add_argument("--readings", type=Path, default=None, help="keep what the reader read in this file (pickle) and reuse it when it exists: refitting then takes seconds")
     args = parser.parse_args()
 
     records, questions = load_squad(args.file)
@@ -179,8 +181,16 @@ def main() -> None:
     qa = QA.from_folder(corpus, settings=settings)
     answerer = ReaderAnswerer(AnswerModel.load(), AnswerSettings(), ReaderCalibration(), Reader(args.model_dir), max_read=args.max_read)
     snapshot = qa.retrieve("snapshot", k=1).snapshot
-    print(f"reading {len(questions)} questions with {args.model_dir}", flush=True)
-    rows = collect(qa, answerer, questions)
+    if args.readings and args.readings.exists():
+        with open(args.readings, "rb") as handle:
+            rows = pickle.load(handle)
+        print(f"reusing what the reader read for {len(rows)} questions ({args.readings})", flush=True)
+    else:
+        print(f"reading {len(questions)} questions with {args.model_dir}", flush=True)
+        rows = collect(qa, answerer, questions)
+        if args.readings:
+            with open(args.readings, "wb") as handle:
+                pickle.dump(rows, handle)
 
     titles = sorted({q.title for q in questions})
     folds = np.array([titles.index(q.title) % FOLDS for q in questions])
