@@ -142,7 +142,7 @@ def evaluate(
         build_seconds = time.perf_counter() - started
         results = _ask_all(qa, records, questions, progress)
         results["index"] = {
-            "store": qa.status()["index_dir"] if store else "local (temporary)",
+            "store": qa.status()["index_dir"] if store else None,  # the database (no password), or None: a temporary local index
             "build_seconds": round(build_seconds, 2),
             "articles": qa.status()["articles"],
             "passages": qa.status()["passages"],
@@ -306,7 +306,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"Data: {results['data']['file']} — {results['data']['questions']} questions "
         f"({results['data']['unanswerable']} unanswerable); {i['articles']} articles, {i['passages']} passages, "
         f"{i['sentences']} sentences; index built in {i['build_seconds']:.1f} s"
-        + (f" in the database {i['store']}" if i.get("store", "local (temporary)") != "local (temporary)" else ""),
+        + (f" in the database {i['store']}" if i.get("store") else ""),
         "",
         "| metric | value |",
         "| --- | --- |",
