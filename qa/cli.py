@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|ask|search|articles|add|remove|migrate ...`, a thin shell over `QA`.
+"""Command line: `python -m qa index|ask|search|articles|add|remove|migrate|eval ...`, a thin shell over `QA`.
 
 Exit codes: 0 success (an answer that says "not in the articles" is a success), 1 stdout closed
 early (piped into `head`; no traceback), 2 bad usage or a bad question, 3 missing corpus, file or
@@ -95,7 +95,7 @@ def _main(argv: list[str] | None) -> int:
     from .facade import QA, QuestionError  # heavy imports only after the arguments are valid
 
     if args.command == "eval":
-        return _evaluate(args)
+        return _evaluate(args, store)
     if args.command == "migrate":
         return _migrate(args, corpus or "corpus")
     try:
@@ -165,15 +165,23 @@ def _migrate(args, corpus: str) -> int:
     return EXIT_OK
 
 
-def _evaluate(args) -> int:
+def _evaluate(args, store: str | None) -> int:
+    """Evaluate on a SQuAD-format file, in a temporary local index or in the database `store`."""
     from .evaluation import evaluate, format_report
     from .settings import Settings
 
     if not args.file.is_file():
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return EXIT_NOT_FOUND
-    settings = Settings.from_env(model=args.model)
-    results = evaluate(args.file, limit=args.limit, settings=settings, progress=not args.json)
+    settings = Settings.from_env(model=args.model, store=store)
+    try:
+        results = evaluate(args.file, limit=args.limit, settings=settings, progress=not args.json, store=store)
+    except ValueError as error:  # a database that holds other articles
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as error:  # qa.pgstore.StoreUnavailable: unreachable, no pgvector, another schema
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
     print(json.dumps(results, indent=2) if args.json else format_report(results))
     return EXIT_OK
 

@@ -1,9 +1,13 @@
 """Evaluation on SQuAD-format data: retrieval, answers, citations, abstention and calibration.
 
 The file's articles become a fresh corpus (paragraphs joined by blank lines) in a temporary index,
-and every question is asked against the whole corpus, as a user would. A retrieval hit is a passage
-that overlaps the question's own paragraph; an answer is right when its text contains a gold answer
-under SQuAD normalisation (lower case, no punctuation, no articles).
+and every question is asked against the whole corpus, as a user would. With a database store
+(`store=`, `python -m qa eval FILE --store URL` or QA_STORE) the articles are indexed into that
+database instead and asked through the same API, so the figures are the database store's; the
+database must hold no other articles (they would join the results, and the evaluation's articles
+would join theirs). A retrieval hit is a passage that overlaps the question's own paragraph; an
+answer is right when its text contains a gold answer under SQuAD normalisation (lower case, no
+punctuation, no articles).
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from .facade import QA
+from .pgstore import PgStore, display_url
+from .readers import read_folder
 from .settings import Settings
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -112,21 +118,31 @@ def evaluate(
     settings: Settings | None = None,
     embedder=None,
     progress: bool = False,
+    store: str | None = None,
 ) -> dict[str, Any]:
+    """The metrics of the shipped pipeline on a SQuAD-format file (`limit` questions at most).
+
+    `store` (default: `settings.store`) is a PostgreSQL URL to index into and ask through instead
+    of a temporary local index; a database holding other articles is refused (ValueError) before
+    anything is written to it. Running again on the same database reuses the vectors it holds."""
     records, questions = load_squad(path)
     questions = pick(questions, limit)
+    base = settings or Settings()
+    store = store or base.store
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as work:
         corpus = Path(work) / "corpus"
         corpus.mkdir()
         with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        base = settings or Settings()
+        if store:
+            refuse_other_articles(corpus, store)
         started = time.perf_counter()
-        qa = QA.from_folder(corpus, index_dir=Path(work) / "index", settings=base, embedder=embedder)
+        qa = QA.from_folder(corpus, index_dir=Path(work) / "index", settings=base, embedder=embedder, store=store)
         build_seconds = time.perf_counter() - started
         results = _ask_all(qa, records, questions, progress)
         results["index"] = {
+            "store": qa.status()["index_dir"] if store else None,  # the database (no password), or None: a temporary local index
             "build_seconds": round(build_seconds, 2),
             "articles": qa.status()["articles"],
             "passages": qa.status()["passages"],
@@ -134,6 +150,25 @@ def evaluate(
         }
     results["data"] = {"file": str(path), "questions": len(questions), "unanswerable": sum(q.impossible for q in questions)}
     return results
+
+
+def refuse_other_articles(corpus: Path, store: str) -> None:
+    """Raise ValueError when the database at `store` holds articles that are not the evaluation's
+    (those of `corpus`); it adds and removes no article, so a database in use is left as it was."""
+    wanted = {article.id for article in read_folder(corpus)[0]}
+    database = PgStore(store)
+    try:
+        snapshot = database.load()
+    finally:
+        database.close()
+    others = [article for article in (snapshot.articles if snapshot else ()) if article.id not in wanted]
+    if others:
+        shown = ", ".join(repr(article.title) for article in others[:3]) + (" …" if len(others) > 3 else "")
+        raise ValueError(
+            f"The database at {display_url(store)} holds {len(others)} article(s) that are not the evaluation's ({shown}): "
+            "evaluate in an empty database (e.g. createdb qa_eval, then --store postgresql://…/qa_eval), "
+            "so they neither join the results nor receive the evaluation's articles."
+        )
 
 
 def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict[str, Any]:
@@ -270,7 +305,8 @@ def format_report(results: dict[str, Any]) -> str:
     lines = [
         f"Data: {results['data']['file']} — {results['data']['questions']} questions "
         f"({results['data']['unanswerable']} unanswerable); {i['articles']} articles, {i['passages']} passages, "
-        f"{i['sentences']} sentences; index built in {i['build_seconds']:.1f} s",
+        f"{i['sentences']} sentences; index built in {i['build_seconds']:.1f} s"
+        + (f" in the database {i['store']}" if i.get("store") else ""),
         "",
         "| metric | value |",
         "| --- | --- |",

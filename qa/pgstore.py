@@ -193,10 +193,11 @@ class PgStore:
                         )
                     try:
                         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                    except psycopg.Error as error:
+                    except psycopg.Error as error:  # e.g. not a superuser: pgvector is not a trusted extension
+                        reason = str(error).strip().splitlines()[0]  # PostgreSQL's HINT follows on its own line
                         raise StoreUnavailable(
-                            f"The database at {self.name} could not enable pgvector ({error}); "
-                            "ask its administrator to run CREATE EXTENSION vector."
+                            f"The database at {self.name} could not enable pgvector ({reason}): "
+                            "ask an administrator to run CREATE EXTENSION vector in that database."
                         ) from error
                 if check_schema:
                     self._check_schema(conn)

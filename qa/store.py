@@ -312,7 +312,7 @@ class IndexStore:
         staging = self.folder / f"tmp-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            self._write(staging, snapshot)
+            self.write_files(staging, snapshot)
             generation = self.folder / f"gen-{time.time_ns()}"
             os.rename(staging, generation)
             pointer_tmp = self.folder / f"{_CURRENT}.{uuid.uuid4().hex}.tmp"
@@ -327,7 +327,9 @@ class IndexStore:
         self._remove_stale(keep=generation.name)
         return generation
 
-    def _write(self, folder: Path, snapshot: Snapshot) -> None:
+    def write_files(self, folder: Path, snapshot: Snapshot) -> None:
+        """Write every file of one generation into `folder`, a staging folder: `save` makes it the
+        current generation only after this returns (a test interrupts it to simulate a power cut)."""
         _save_array(folder / "passages.npy", np.asarray(snapshot.passages, dtype=np.int64))
         _save_array(folder / "sentences.npy", np.asarray(snapshot.sentences, dtype=np.int64))
         _save_array(folder / "passage_vectors.npy", np.asarray(snapshot.passage_vectors, dtype=np.float32))

@@ -71,7 +71,7 @@ def test_interrupted_save_keeps_the_previous_index(qa: QA, corpus: Path, index_d
         (folder / "passage_vectors.npy").write_bytes(b"partial")
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(IndexStore, "_write", crash)
+    monkeypatch.setattr(IndexStore, "write_files", crash)
     with pytest.raises(KeyboardInterrupt):
         qa.refresh()
     monkeypatch.undo()
