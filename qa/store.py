@@ -209,11 +209,6 @@ class IndexStore:
         """What messages call this store: the folder's name, never its location."""
         return self.folder.name
 
-    def stale(self, snapshot: Snapshot | None, now: bool = False) -> bool:
-        """Whether another process changed the saved index since `snapshot` was read: a folder has
-        one writer per machine, whose own process installs what it saves, so never."""
-        return False
-
     def _wants_ann(self, passages: int) -> bool:
         return approximate(passages, self.ann_above)
 
