@@ -60,12 +60,13 @@ class CorpusIdf:
     terms by), for the terms one question asked about."""
 
     size: int  # passages in the database
-    df: dict[str, int]  # term → passages holding it
+    df: dict[str, int]  # term → passages holding it (0: none), for every term of the question
 
     def idf(self, query_terms: tuple[str, ...]) -> np.ndarray:
+        """As `LexicalIndex.idf`; KeyError for a term that was not looked up (not of the question)."""
         if self.size == 0:
             return np.ones(len(query_terms), dtype=np.float32)
-        df = np.array([self.df.get(t, 0) for t in query_terms], dtype=np.float64)
+        df = np.array([self.df[t] for t in query_terms], dtype=np.float64)
         return np.log1p((self.size - df + 0.5) / (df + 0.5)).astype(np.float32)
 
 
@@ -134,7 +135,7 @@ class PgCatalog:
                     records = self._records(conn, [found.rows[r.passage_id][0] for r in ranked])
             finally:
                 conn.isolation_level = None
-        df = {t: words[t][1] for t in asked if t in words}
+        df = {t: words[t][1] if t in words else 0 for t in asked}
         return _small_snapshot(meta, ranked, found, records, CorpusIdf(meta.passages, df))
 
     def nearest(self, conn, query: np.ndarray, k: int) -> np.ndarray:
@@ -152,6 +153,17 @@ class PgCatalog:
         with self.store.connection() as conn:
             with conn.transaction():
                 return self.nearest(conn, np.asarray(query, dtype=np.float32), k)
+
+    def lexical_search(self, query_text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, BM25 scores) of the k passages best for `query_text` by BM25 alone, as retrieval
+        computes them (for tests and the benchmark's comparison with bm25s)."""
+        query_terms = list(terms(query_text))
+        with self.store.connection() as conn:
+            with conn.transaction():
+                meta = self._meta(conn)
+                if meta is None or meta.passages == 0:
+                    return np.zeros(0, np.int64), np.zeros(0, np.float32)
+                return self._bm25(conn, query_terms, self._terms(conn, set(query_terms)), meta, limit=k)
 
     def _within(self, conn, query, query_terms, words, meta, articles: list[str]):
         """Candidates among the passages of `articles` alone, as `Retriever` draws them: every
