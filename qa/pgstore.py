@@ -2,9 +2,11 @@
 
 With a database store the database is the source of truth and the only place the index lives:
 article texts and metadata, passages, sentences and their vectors (passages as `vector`,
-sentences as `halfvec`, as the local store keeps them in float16), and BM25's statistics (each
-passage's analysed terms and their counts in `qa_lexicon`, document frequencies in `qa_terms`,
-the passage and token totals in `qa_meta`). App servers keep none of it: every question is
+sentences as `halfvec`, as the local store keeps them in float16), and BM25's statistics: an
+inverted index (`qa_postings`: per term and passage, the term's count and the passage's length,
+clustered in the primary key by term so a term's passages are one index range), document
+frequencies (`qa_terms`), each passage's terms (`qa_lexicon`, to take an article out of both
+when it is deleted), and the passage and token totals (`qa_meta`). App servers keep none of it: every question is
 answered by queries (`qa/pgsearch.py`), so a server's memory does not grow with the corpus and a
 change made on one server is seen by the others at their next question.
 
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: BM25 statistics (qa_terms, qa_lexicon), article digests and counts
 LOCK_KEY = 0x5141_494E_4458  # "QAINDX": the advisory lock every writer takes
-TABLES = ("qa_meta", "qa_articles", "qa_passages", "qa_sentences", "qa_terms", "qa_lexicon")
+TABLES = ("qa_meta", "qa_articles", "qa_passages", "qa_sentences", "qa_terms", "qa_lexicon", "qa_postings")
 EMPTY_TOKEN = "\u2205"  # what bm25s indexes for a passage without any term (qa.lexical does the same)
 
 
@@ -314,10 +316,15 @@ class PgStore:
             CREATE TABLE IF NOT EXISTS qa_lexicon (
                 passage_id bigint PRIMARY KEY REFERENCES qa_passages(id) ON DELETE CASCADE,
                 length integer NOT NULL,
-                terms integer[] NOT NULL,
-                tfs smallint[] NOT NULL
+                terms integer[] NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS qa_lexicon_terms ON qa_lexicon USING gin (terms);
+            CREATE TABLE IF NOT EXISTS qa_postings (
+                term_id integer NOT NULL,
+                passage_id bigint NOT NULL,
+                tf smallint NOT NULL,
+                length integer NOT NULL,
+                PRIMARY KEY (term_id, passage_id) INCLUDE (tf, length)
+            );
             INSERT INTO qa_meta VALUES ('schema_version', '{SCHEMA_VERSION}'), ('generation', '0'),
                 ('lexicon_passages', '0'), ('lexicon_tokens', '0')
                 ON CONFLICT (key) DO NOTHING;
@@ -499,6 +506,11 @@ class PgStore:
         ).fetchone()
         if passages:
             conn.execute(
+                "DELETE FROM qa_postings o USING (SELECT l.passage_id, unnest(l.terms) AS term FROM qa_lexicon l "
+                "JOIN qa_passages p ON p.id = l.passage_id WHERE p.article_id = %s) x WHERE o.term_id = x.term AND o.passage_id = x.passage_id",
+                (article_id,),
+            )
+            conn.execute(
                 "UPDATE qa_terms t SET df = t.df - c.n FROM ("
                 "  SELECT term, count(*) AS n FROM qa_lexicon l JOIN qa_passages p ON p.id = l.passage_id, unnest(l.terms) AS term"
                 "  WHERE p.article_id = %s GROUP BY term) c WHERE t.id = c.term",
@@ -509,7 +521,7 @@ class PgStore:
 
     def _delete_all(self, conn) -> None:
         conn.execute("DELETE FROM qa_articles")
-        conn.execute("TRUNCATE qa_terms")
+        conn.execute("TRUNCATE qa_terms, qa_postings")
         conn.execute("UPDATE qa_meta SET value = '0' WHERE key IN ('lexicon_passages', 'lexicon_tokens')")
 
     def _insert(self, conn, snapshot: Snapshot, i: int, position: float, passage_bounds, sentence_bounds) -> None:
@@ -554,10 +566,16 @@ class PgStore:
                 copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "int4", "vector"])
                 for ordinal, (row_id, row, vector) in enumerate(zip(row_ids, passages.tolist(), passage_vectors)):
                     copy.write_row((row_id, article.id, ordinal, row[1], row[2], row[3] - sa, row[4] - sa, vector))
-            with cursor.copy("COPY qa_lexicon (passage_id, length, terms, tfs) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "int4", "int4[]", "int2[]"])
+            with cursor.copy("COPY qa_lexicon (passage_id, length, terms) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "int4", "int4[]"])
                 for row_id, terms_of, counts in zip(row_ids, tokens, counted):
-                    copy.write_row((row_id, len(terms_of), [ids[t] for t in counts], list(counts.values())))
+                    copy.write_row((row_id, len(terms_of), [ids[t] for t in counts]))
+            with cursor.copy("COPY qa_postings (term_id, passage_id, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "int8", "int2", "int4"])
+                for row_id, terms_of, counts in zip(row_ids, tokens, counted):
+                    length = len(terms_of)
+                    for term, tf in counts.items():
+                        copy.write_row((ids[term], row_id, tf, length))
             with cursor.copy(
                 "COPY qa_sentences (article_id, ordinal, start_char, end_char, embedding) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:

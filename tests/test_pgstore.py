@@ -304,7 +304,8 @@ def test_the_bm25_statistics_follow_every_write(corpus: Path, database_url: str,
     with psycopg.connect(database_url) as conn:
         df = dict(conn.execute("SELECT term, df FROM qa_terms WHERE df > 0").fetchall())
         counted = dict(conn.execute("SELECT t.term, count(*) FROM qa_lexicon l, unnest(l.terms) AS u(id) JOIN qa_terms t ON t.id = u.id GROUP BY t.term").fetchall())
+        posted = dict(conn.execute("SELECT t.term, count(*) FROM qa_postings o JOIN qa_terms t ON t.id = o.term_id GROUP BY t.term").fetchall())
         passages, tokens = conn.execute("SELECT count(*), sum(length) FROM qa_lexicon").fetchone()
         meta = dict(conn.execute("SELECT key, value FROM qa_meta WHERE key LIKE 'lexicon_%'").fetchall())
-    assert df == counted and "halden" not in df and "may" in df
+    assert df == counted == posted and "halden" not in df and "may" in df
     assert meta == {"lexicon_passages": passages, "lexicon_tokens": tokens} and passages == qa.status()["passages"]
