@@ -294,7 +294,8 @@ class PgCatalog:
         return self.store.generation()
 
     def _listed(self) -> tuple[list[Article], dict[str, int]]:
-        """Articles without their texts, and passage counts: cached until the generation moves."""
+        """Articles without their texts, and passage counts: cached until the generation moves
+        (only when asked for: the Corpus tab, the HTTP API's listing; questions never fill it)."""
         generation = self.store.generation()
         with self._lock:
             if self._listing is not None and self._listing[0] == generation:
@@ -326,12 +327,13 @@ class PgCatalog:
         return _article(article_id, row[0], row[1])
 
     def article_ids(self, limit: int) -> list[str]:
-        return [a.id for a in self._listed()[0][:limit]]
+        with self.store.connection() as conn:
+            if not conn.execute("SELECT to_regclass('qa_articles') IS NOT NULL").fetchone()[0]:
+                return []
+            return [r[0] for r in conn.execute("SELECT id FROM qa_articles ORDER BY position, id LIMIT %s", (int(limit),)).fetchall()]
 
     def counts(self) -> dict[str, int]:
-        counts = self.store.counts()
-        stored = self.store.stored()
-        return {**counts, "dimension": stored.dimension if stored is not None else 0}
+        return self.store.counts()
 
     def sentence_spans(self, article_id: str) -> list[tuple[int, int]]:
         with self.store.connection() as conn:

@@ -370,12 +370,14 @@ class PgStore:
         )
 
     def counts(self) -> dict[str, int]:
-        """Articles, passages and sentences the database holds (three sums over the article rows)."""
+        """Articles, passages and sentences the database holds (sums over the article rows), and the
+        vectors' dimension (0 before the first write)."""
         with self.connection() as conn:
             if not conn.execute("SELECT to_regclass('qa_articles') IS NOT NULL").fetchone()[0]:
-                return {"articles": 0, "passages": 0, "sentences": 0}
+                return {"articles": 0, "passages": 0, "sentences": 0, "dimension": 0}
             row = conn.execute("SELECT count(*), coalesce(sum(passages), 0), coalesce(sum(sentences), 0) FROM qa_articles").fetchone()
-        return {"articles": int(row[0]), "passages": int(row[1]), "sentences": int(row[2])}
+            dimension = conn.execute("SELECT value FROM qa_meta WHERE key = 'dimension'").fetchone()
+        return {"articles": int(row[0]), "passages": int(row[1]), "sentences": int(row[2]), "dimension": int(dimension[0]) if dimension else 0}
 
     def duplicates_of(self, texts: list[str]) -> dict[str, tuple[str, str, str]]:
         """For each text already held (compared stripped, as `qa.readers.drop_duplicates` does):
