@@ -5,8 +5,9 @@ article texts and metadata, passages, sentences and their vectors (passages as `
 sentences as `halfvec`, as the local store keeps them in float16), and BM25's statistics: an
 inverted index (`qa_postings`: per term and passage, the term's count and the passage's length,
 clustered in the primary key by term so a term's passages are one index range), document
-frequencies (`qa_terms`), each passage's terms (`qa_lexicon`, to take an article out of both
-when it is deleted), and the passage and token totals (`qa_meta`). App servers keep none of it: every question is
+frequencies (`qa_terms`), each passage's terms and counts (`qa_lexicon`: written in one row per
+passage and expanded into postings by PostgreSQL; read to take an article out of both when it is
+deleted), and the passage and token totals (`qa_meta`). App servers keep none of it: every question is
 answered by queries (`qa/pgsearch.py`), so a server's memory does not grow with the corpus and a
 change made on one server is seen by the others at their next question.
 
@@ -316,7 +317,8 @@ class PgStore:
             CREATE TABLE IF NOT EXISTS qa_lexicon (
                 passage_id bigint PRIMARY KEY REFERENCES qa_passages(id) ON DELETE CASCADE,
                 length integer NOT NULL,
-                terms integer[] NOT NULL
+                terms integer[] NOT NULL,
+                tfs smallint[] NOT NULL
             );
             CREATE TABLE IF NOT EXISTS qa_postings (
                 term_id integer NOT NULL,
@@ -568,22 +570,22 @@ class PgStore:
                 copy.set_types(["int8", "text", "int4", "int4", "int4", "int4", "int4", "vector"])
                 for ordinal, (row_id, row, vector) in enumerate(zip(row_ids, passages.tolist(), passage_vectors)):
                     copy.write_row((row_id, article.id, ordinal, row[1], row[2], row[3] - sa, row[4] - sa, vector))
-            with cursor.copy("COPY qa_lexicon (passage_id, length, terms) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "int4", "int4[]"])
+            with cursor.copy("COPY qa_lexicon (passage_id, length, terms, tfs) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "int4", "int4[]", "int2[]"])
                 for row_id, terms_of, counts in zip(row_ids, tokens, counted):
-                    copy.write_row((row_id, len(terms_of), [ids[t] for t in counts]))
-            with cursor.copy("COPY qa_postings (term_id, passage_id, tf, length) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "int8", "int2", "int4"])
-                for row_id, terms_of, counts in zip(row_ids, tokens, counted):
-                    length = len(terms_of)
-                    for term, tf in counts.items():
-                        copy.write_row((ids[term], row_id, tf, length))
+                    copy.write_row((row_id, len(terms_of), [ids[t] for t in counts], list(counts.values())))
             with cursor.copy(
                 "COPY qa_sentences (article_id, ordinal, start_char, end_char, embedding) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["text", "int4", "int4", "int4", "halfvec"])
                 for ordinal, (row, vector) in enumerate(zip(sentences.tolist(), sentence_vectors)):
                     copy.write_row((article.id, ordinal, row[1], row[2], HalfVector(vector)))
+        # The inverted index from the lexicon rows, expanded by PostgreSQL (one row per term and passage).
+        conn.execute(
+            "INSERT INTO qa_postings (term_id, passage_id, tf, length) SELECT u.term, l.passage_id, u.tf, l.length "
+            "FROM qa_lexicon l, unnest(l.terms, l.tfs) AS u(term, tf) WHERE l.passage_id = ANY(%s)",
+            (row_ids,),
+        )
         self._add_totals(conn, pb - pa, sum(len(t) for t in tokens))
 
     def ensure_ann_index(self, passages: int) -> None:
