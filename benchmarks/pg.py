@@ -1,5 +1,7 @@
 """The PostgreSQL store beside the local store, in one run: ingest rate, search() and ask() p50/p95,
-Recall@10 of pgvector's index (IVFFlat, or HNSW) against exact search per search width, load time and memory.
+Recall@10 of pgvector's index (IVFFlat, or HNSW) against exact search per search width, agreement
+of PostgreSQL's BM25 with bm25s, an app server's start time and memory (after loading and after
+50 questions), and how soon another server sees a write.
 
     python benchmarks/pg.py --sizes 10000,100000 [--store postgresql://...] [--quick]
 
@@ -7,8 +9,10 @@ Without --store it starts an embedded PostgreSQL 18 with pgvector 0.8.6 (the emb
 wheel) in a temporary folder. Passages beyond the real ones are made as in benchmarks/run.py:
 copies of the real passages with slightly perturbed real vectors (run.synthetic_snapshot). The
 ingest rate is the database write alone (vectors given; embedding is the same for both stores and
-measured by run.py); the vector index's build is timed apart. Memory is the process's resident set after
-loading each store's snapshot, in a fresh subprocess per store and size.
+measured by run.py); the vector index's build is timed apart. Memory is the process's resident set
+in a fresh subprocess per store and size: after opening the store and one search, and after 50
+asks. A database app server holds no snapshot (qa/pgsearch.py: every question is queries), so its
+memory is the model's and the libraries', whatever the number of passages.
 """
 from __future__ import annotations
 
@@ -47,28 +51,27 @@ def time_calls(qa, questions, rounds: int) -> dict[str, float]:
     return {f"{name}_{q}_ms": run.ms(run.percentile(values, q)) for name, values in times.items() for q in (50, 95)}
 
 
-def recall(store, snapshot, question_vectors, widths) -> list[dict[str, Any]]:
-    """Recall@10 of the database's index (10 results, 40 rows re-scored exactly, as qa searches)
-    against exact search, and the dense search's p50/p95, per width (IVFFlat probes or HNSW ef_search)."""
+def recall(catalog, snapshot, row_of, question_vectors, widths) -> list[dict[str, Any]]:
+    """Recall@10 of the database's index (the candidates' query, `PgCatalog.dense_search`) against
+    exact search, and its p50/p95, per width (IVFFlat probes or HNSW ef_search). `row_of` maps
+    the database's passage ids to the snapshot's rows."""
     from qa.index import ExactIndex
-    from qa.pgstore import PgVectorIndex
 
     exact = ExactIndex(snapshot.passage_vectors)
     truth = [set(exact.search(v, 10)[0].tolist()) for v in question_vectors]
-    ann = snapshot.ann if isinstance(snapshot.ann, PgVectorIndex) else None
     rows = []
+    default = catalog.width
     for width in widths:
-        if ann is None:
-            break
-        ann.width = width
+        catalog.width = width
         found, times = [], []
         for v in question_vectors:
             t = time.perf_counter()
-            ids, _ = ann.search(v, 10)
+            ids = catalog.dense_search(v, 10)
             times.append(time.perf_counter() - t)
-            found.append(set(ids.tolist()))
-        rows.append({"index": store.settings.index, "width": width, "recall_at_10": float(np.mean([len(a & b) / 10 for a, b in zip(truth, found)])),
+            found.append(set(row_of(ids).tolist()))
+        rows.append({"index": catalog.index, "width": width, "recall_at_10": float(np.mean([len(a & b) / 10 for a, b in zip(truth, found)])),
                      "dense_p50_ms": run.ms(run.percentile(times, 50)), "dense_p95_ms": run.ms(run.percentile(times, 95))})
+    catalog.width = default
     exact_times = []
     for v in question_vectors:
         t = time.perf_counter()
@@ -79,8 +82,27 @@ def recall(store, snapshot, question_vectors, widths) -> list[dict[str, Any]]:
     return rows
 
 
+def lexical_agreement(catalog, snapshot, row_of, questions) -> dict[str, Any]:
+    """How PostgreSQL's BM25 (budgeted: the rarest terms' passages) agrees with bm25s over all
+    passages: the share of bm25s's top-10 that it returns in its top 10 (ties in score count as
+    found: copies of one passage score alike), and its p50/p95."""
+    shares, times = [], []
+    for question in questions:
+        scores = snapshot.lexical.scores(question.text)
+        if not (scores > 0).any():
+            continue
+        t = time.perf_counter()
+        ids, found_scores = catalog.lexical_search(question.text, 10)
+        times.append(time.perf_counter() - t)
+        tenth = np.sort(scores)[-10]
+        found = scores[row_of(ids)]
+        shares.append(float(np.sum(found >= tenth - 1e-4)) / 10)
+    return {"agreement_at_10": float(np.mean(shares)) if shares else float("nan"),
+            "lexical_p50_ms": run.ms(run.percentile(times, 50)), "lexical_p95_ms": run.ms(run.percentile(times, 95))}
+
+
 def probe_memory(kind: str, where: str) -> None:
-    """(Subprocess) load one store's snapshot and print the resident memory, in bytes."""
+    """(Subprocess) open one store, search once, ask 50 questions; print the resident memory, in bytes."""
     from qa import QA, Settings
 
     before = run.rss_bytes()
@@ -91,7 +113,11 @@ def probe_memory(kind: str, where: str) -> None:
         qa = QA(Settings(corpus=Path(where) / "corpus", index_dir=Path(where) / "index", answerer="features"))
         qa.indexer.install(qa.store.load())
     qa.search("warm up the index", k=5)
-    print(json.dumps({"rss_bytes": run.rss_bytes(), "before_bytes": before, "load_s": time.perf_counter() - started}))
+    loaded, load_s = run.rss_bytes(), time.perf_counter() - started
+    _, questions = run.squad(True)
+    for question in run.question_sample(questions, 50):
+        qa.ask(question.text)
+    print(json.dumps({"rss_bytes": loaded, "rss_after_50_asks_bytes": run.rss_bytes(), "before_bytes": before, "load_s": load_s}))
 
 
 def measure_memory(kind: str, where: str) -> dict[str, Any]:
@@ -121,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa import QA, Settings
     from qa.embedding import Embedder
+    from qa.pgsearch import PgCatalog
     from qa.pgstore import PgSettings, PgStore
     from qa.readers import content_hash
     from qa.store import IndexStore
@@ -189,13 +216,27 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             pg_qa = QA.from_folder(None, settings=settings, embedder=embedder)
             row["pg_load_s"] = time.perf_counter() - t
-            pg_snapshot, retriever = pg_qa.current()
-            row["pg_dense"] = retriever.dense.kind
+            row["pg_dense"] = f"{wanted.index}, {wanted.width} {'probes' if wanted.index == 'ivfflat' else 'ef_search'}" if n >= wanted.ann_above else "exact scan"
             row["pg"] = time_calls(pg_qa, sample, rounds)
-            row["pg_recall"] = recall(pg_qa.store, pg_snapshot, question_vectors, widths)
-            if pg_snapshot.ann is not None:
-                pg_snapshot.ann.width = wanted.width
+            with psycopg.connect(url) as conn:
+                sorted_ids = np.array([r[0] for r in conn.execute("SELECT id FROM qa_passages ORDER BY id").fetchall()], dtype=np.int64)
+
+            def row_of(ids, sorted_ids=sorted_ids):  # passages were written in the snapshot's order
+                return np.searchsorted(sorted_ids, np.asarray(ids, dtype=np.int64))
+
+            catalog = PgCatalog(pg_qa.store, settings.candidates)
+            row["pg_recall"] = recall(catalog, snapshot, row_of, question_vectors, widths)
+            row["pg_lexical"] = lexical_agreement(catalog, snapshot, row_of, sample)
             row["pg_memory"] = measure_memory("postgresql", url)
+            # A write on one server, then the next question on another (a second QA on the same database).
+            reader = QA.from_folder(None, settings=settings, embedder=embedder)
+            t = time.perf_counter()
+            pg_qa.add_upload("beacon.txt", b"Beacon notice\n\nThe Qorvath lighthouse beacon was relit on Sunday evening.\n")
+            row["pg_write_one_article_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            seen = "Qorvath" in reader.search("Qorvath lighthouse beacon", 1)[0].text
+            row["pg_seen_by_other_server_s"] = time.perf_counter() - t if seen else None
+            reader.store.close()
             with psycopg.connect(url) as conn:
                 row["pg_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             pg_qa.store.close()
@@ -214,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, Any]) -> str:
-    lines = ["| passages | store | write (passages/s) | search p50 / p95 ms | ask p50 / p95 ms | load s | resident MB |",
+    lines = ["| passages | store | write (passages/s) | search p50 / p95 ms | ask p50 / p95 ms | start s | resident MB after start / after 50 asks |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in results["rows"]:
         for kind in ("local", "pg"):
@@ -224,12 +265,19 @@ def report(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {row['passages']:,} | {'PostgreSQL (' + row['pg_dense'] + ')' if kind == 'pg' else 'local files'} | {write:,.0f} | "
                 f"{row[kind]['search_50_ms']:.1f} / {row[kind]['search_95_ms']:.1f} | {row[kind]['ask_50_ms']:.1f} / {row[kind]['ask_95_ms']:.1f} | "
-                f"{load:.1f} | {memory.get('rss_bytes', 0) / 1e6:,.0f} |"
+                f"{load:.1f} | {memory.get('rss_bytes', 0) / 1e6:,.0f} / {memory.get('rss_after_50_asks_bytes', 0) / 1e6:,.0f} |"
             )
     lines += ["", "| passages | dense index | probes / ef_search | Recall@10 vs exact | dense search p50 / p95 ms |", "| --- | --- | --- | --- | --- |"]
     for row in results["rows"]:
         for r in row["pg_recall"]:
             lines.append(f"| {row['passages']:,} | {r['index']} | {r['width']} | {r['recall_at_10']:.3f} | {r['dense_p50_ms']:.2f} / {r['dense_p95_ms']:.2f} |")
+    lines += ["", "| passages | BM25 in PostgreSQL: top-10 agreement with bm25s | lexical query p50 / p95 ms | one article written s | seen by another server's next search s | database MB |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for row in results["rows"]:
+        lexical = row["pg_lexical"]
+        seen = row.get("pg_seen_by_other_server_s")
+        lines.append(f"| {row['passages']:,} | {lexical['agreement_at_10']:.3f} | {lexical['lexical_p50_ms']:.1f} / {lexical['lexical_p95_ms']:.1f} | "
+                     f"{row['pg_write_one_article_s']:.2f} | {'not seen' if seen is None else f'{seen:.3f}'} | {row['pg_bytes'] / 1e6:,.0f} |")
     return "\n".join(lines)
 
 

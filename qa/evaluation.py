@@ -172,9 +172,9 @@ def refuse_other_articles(corpus: Path, store: str) -> None:
 
 
 def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict[str, Any]:
-    by_title = {a.title: a for a in qa.articles()}
+    by_title = {a.title: a.id for a in qa.articles()}  # listed without texts on a database store
     spans = {
-        r["title"]: paragraph_spans(by_title[r["title"]].text, r["text"].count("\n\n") + 1) for r in records
+        r["title"]: paragraph_spans(qa.article(by_title[r["title"]]).text, r["text"].count("\n\n") + 1) for r in records
     }
     threshold = qa.abstain_threshold
     rows = []
@@ -184,11 +184,11 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
 
         iterator = tqdm(questions, desc="asking", unit="q")
     for question in iterator:
-        article = by_title[question.title]
+        wanted = by_title[question.title]
         start, end = spans[question.title][question.paragraph]
 
         def overlaps(article_id: str, a: int, b: int) -> bool:
-            return article_id == article.id and a < end and b > start
+            return article_id == wanted and a < end and b > start
 
         answer, ranking = qa.ask_with_ranking(question.text, k=10, abstain_below=0.0)
         first_hit = next((rank for rank, h in enumerate(ranking[:10]) if overlaps(h.article.id, h.start, h.end)), None)

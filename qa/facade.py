@@ -3,7 +3,9 @@
 articles → passages → vectors → index → hits → answer. `QA` is thin: the `Indexer` (qa/indexer.py)
 builds, updates and saves the index (incrementally: only new or changed articles are embedded), the
 `Retriever` ranks passages, the answerer composes answers. Queries read an immutable snapshot, so
-they keep answering from the old index while a new one is being built.
+they keep answering from the old index while a new one is being built. What it reads goes through
+a `qa.catalog.Catalog`: the local store's snapshot, or a PostgreSQL store queried per question
+(`qa.pgsearch`), so both stores share this one code path.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from .answerers import create_answerer
-from .answering import NOT_FOUND, hit_for
+from .answering import NOT_FOUND
+from .catalog import Catalog, Found, SnapshotCatalog
 from .embedding import Embedder
-from .indexer import IndexNotSaved, Indexer, IndexReport, UploadTooLarge, human_size, safe_file_name
+from .indexer import IndexNotSaved, IndexReport, UploadTooLarge, human_size, open_indexer, safe_file_name
 from .lexical import terms
 from .retrieval import RankedPassage, Retriever
 from .settings import Settings
@@ -40,12 +43,24 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What retrieval gives the answer stage: ranked passages of one snapshot for one question."""
+    """What retrieval gives the answer stage: ranked passages of one snapshot for one question
+    (on a database store, a small snapshot of the ranked passages' articles: `qa.pgsearch`)."""
 
     snapshot: Snapshot
     question: str  # cleaned
     question_vector: np.ndarray
     ranked: list[RankedPassage]
+    found: Found | None = None
+
+    def hits(self) -> list[Hit]:
+        """The ranked passages as hits, with the store's passage ids."""
+        return (self.found or Found(self.snapshot, self.ranked)).hits()
+
+    def store_ids(self, hits: list[Hit]) -> list[Hit]:
+        """`hits` of this retrieval's snapshot (an answerer's related passages) with the store's passage ids."""
+        if self.found is None or self.found.passage_ids is None:
+            return hits
+        return [replace(h, passage_id=self.found.passage_ids[h.passage_id]) for h in hits]
 
 
 class QuestionError(ValueError):
@@ -72,7 +87,8 @@ class QA:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or Embedder(self.settings.model, batch_size=self.settings.batch_size, backend=self.settings.backend)
-        self.indexer = Indexer(self.settings, self.embedder)
+        self.indexer = open_indexer(self.settings, self.embedder)
+        self.catalog: Catalog = open_catalog(self.indexer, self.settings)
         self.answerer = create_answerer(self.settings)
         self._suggestions: dict[tuple, tuple[str, ...]] = {}
 
@@ -102,8 +118,8 @@ class QA:
         return self.indexer.max_file_bytes
 
     def current(self) -> tuple[Snapshot, Retriever]:
-        """The snapshot queries read now and its retriever (for the evaluation, benchmarks and
-        fitting scripts); built from the corpus when there is none yet."""
+        """The snapshot queries read now and its retriever (for benchmarks and fitting scripts); built
+        from the corpus when there is none yet. A database store has none (RuntimeError): use `retrieve`."""
         return self.indexer.current()
 
     # ---------------------------------------------------------------- building
@@ -200,8 +216,8 @@ class QA:
         answer = self.answerer.answer(
             retrieval.snapshot, retrieval.question, retrieval.question_vector, retrieval.ranked, abstain_below=abstain_below
         )
-        hits = [hit_for(retrieval.snapshot, r) for r in retrieval.ranked]
-        return answer, reranked_by_answer(hits, answer)
+        answer.related = retrieval.store_ids(answer.related)
+        return answer, reranked_by_answer(retrieval.hits(), answer)
 
     def retrieve(
         self, question: str, history: Iterable[Any] | None = None, k: int = 10, articles: Iterable[str] | None = None
@@ -211,37 +227,35 @@ class QA:
         question = self._clean(question)
         history = self.check_history(history)
         k = _count(k, "k", low=0)
-        snapshot, retriever = self.current()
-        rows = self._article_rows(snapshot, articles)
+        ids = self._article_ids(articles)
         query = contextual_query(question, history)
         vector = self.embedder.encode_query(question)
         # A follow-up retrieves with the conversation, but its sentences are chosen for the question itself.
         query_vector = vector if query == question else self.embedder.encode_query(query)
-        ranked = retriever.retrieve(query_vector, query, max(self.settings.answer_passages, self.settings.related, k), articles=rows)
-        return Retrieval(snapshot, question, vector, ranked)
+        found = self._find(query_vector, query, question, max(self.settings.answer_passages, self.settings.related, k), ids)
+        return Retrieval(found.snapshot, question, vector, found.ranked, found)
 
     def search(self, query: str, k: int = 5, articles: Iterable[str] | None = None) -> list[Hit]:
         """The k passages that best match `query` (dense and lexical, fused), best first; `articles`
         (ids) restricts them to those articles, as in `ask`."""
         query = self._clean(query)
         k = _count(k, "k")
-        snapshot, retriever = self.current()
-        rows = self._article_rows(snapshot, articles)
-        ranked = retriever.retrieve(self.embedder.encode_query(query), query, k, articles=rows)
-        return [hit_for(snapshot, r) for r in ranked]
+        ids = self._article_ids(articles)
+        return self._find(self.embedder.encode_query(query), query, query, k, ids).hits()
+
+    def _find(self, query_vector: np.ndarray, query: str, question: str, k: int, ids: list[str] | None) -> Found:
+        try:
+            return self.catalog.find(query_vector, query, question, k, articles=ids)
+        except KeyError as error:
+            raise QuestionError(f"No article with id {error.args[0]!r} in the index.") from None
 
     @staticmethod
-    def _article_rows(snapshot: Snapshot, articles: Iterable[str] | None) -> np.ndarray | None:
-        """The snapshot rows of the article ids `articles`, or None (all articles) when there are none."""
+    def _article_ids(articles: Iterable[str] | None) -> list[str] | None:
+        """The article ids `articles` without repeats, or None (all articles) when there are none."""
         if articles is None or isinstance(articles, str):
             articles = [articles] if isinstance(articles, str) else []
         ids = list(dict.fromkeys(articles))
-        if not ids:
-            return None
-        unknown = [a for a in ids if a not in snapshot.article_index]
-        if unknown:
-            raise QuestionError(f"No article with id {unknown[0]!r} in the index.")
-        return np.array([snapshot.article_index[a] for a in ids], dtype=np.int64)
+        return ids or None
 
     # ---------------------------------------------------------------- suggesting questions
     def example_questions(self, n: int = 3, per_article: int = 1, articles: int = 12, tries: int = 4) -> list[str]:
@@ -249,18 +263,17 @@ class QA:
         questions (`qa.questions`), each kept only when `ask` answers it (does not abstain) and cites
         the sentence it came from. At most `per_article` from one article, from the first `articles`
         articles, `tries` sentences each, so it costs a few dozen asks at most (cached per index)."""
-        snapshot, _ = self.current()
-        key = ("examples", id(snapshot), n, per_article, articles, tries)
+        key = ("examples", self.catalog.version(), n, per_article, articles, tries)
         cached = self._suggestions.get(key)
         if cached is not None:
             return list(cached)
         found: list[str] = []
-        rows = range(min(len(snapshot.articles), articles))
-        each = max(per_article, -(-n // max(len(rows), 1)))  # few articles: more from each
-        for row in rows:
+        ids = self.catalog.article_ids(articles)
+        each = max(per_article, -(-n // max(len(ids), 1)))  # few articles: more from each
+        for article_id in ids:
             if len(found) >= n:
                 break
-            found += self._verified(snapshot, self._sentences_of(snapshot, row), each, tries * each, set(found))
+            found += self._verified(self._sentences_of(article_id), each, tries * each, set(found))
         found = found[:n]
         self._suggestions = {key: tuple(found)}  # one index at a time
         return found
@@ -269,36 +282,34 @@ class QA:
         """Up to `n` further questions about the articles `answer` cites (or, when it abstained,
         the articles of its related passages): their other sentences near the cited ones, turned
         into questions and kept only when `ask` answers them from that sentence."""
-        snapshot, _ = self.current()
         seen = {" ".join(q.lower().split()) for q in exclude} | {" ".join(answer.question.lower().split())}
         cited = [(c.article_id, c.start, c.end) for c in answer.citations] or [
             (h.article.id, h.start, h.end) for h in answer.related[:2]
         ]
-        candidates: list[tuple[int, int, int]] = []
+        candidates: list[tuple[Article, int, int]] = []
         for article_id, start, end in cited:
-            row = snapshot.article_index.get(article_id)
-            if row is None:
+            try:
+                sentences = self._sentences_of(article_id)
+            except KeyError:  # removed since
                 continue
-            spans = [s for s in self._sentences_of(snapshot, row) if not (s[1] < end and start < s[2])]
+            spans = [s for s in sentences if not (s[1] < end and start < s[2])]
             spans.sort(key=lambda s: min(abs(s[1] - end), abs(start - s[2])))  # nearest to the citation first
             candidates += spans
-        return self._verified(snapshot, candidates, n, tries, seen)
+        return self._verified(candidates, n, tries, seen)
 
-    @staticmethod
-    def _sentences_of(snapshot: Snapshot, row: int) -> list[tuple[int, int, int]]:
-        """(article row, start, end) of each sentence of article `row`, in order."""
-        first, last = snapshot.article_sentence_range(row)
-        return [(row, int(a), int(b)) for a, b in snapshot.sentence_spans(first, last)]
+    def _sentences_of(self, article_id: str) -> list[tuple[Article, int, int]]:
+        """(article, start, end) of each sentence of an article, in order (KeyError: no such article)."""
+        article = self.catalog.article(article_id)
+        return [(article, a, b) for a, b in self.catalog.sentence_spans(article_id)]
 
-    def _verified(self, snapshot: Snapshot, spans: list[tuple[int, int, int]], n: int, tries: int, seen: set[str]) -> list[str]:
+    def _verified(self, spans: list[tuple[Article, int, int]], n: int, tries: int, seen: set[str]) -> list[str]:
         from .questions import question_from_sentence
 
         found: list[str] = []
         asked = 0
-        for row, start, end in spans:
+        for article, start, end in spans:
             if len(found) >= n or asked >= tries:
                 break
-            article = snapshot.articles[row]
             question = question_from_sentence(article.text[start:end])
             normal = " ".join((question or "").lower().split())
             if not question or normal in seen:
@@ -330,28 +341,25 @@ class QA:
         return FeedbackLog(self.indexer.feedback_path)
 
     def articles(self) -> list[Article]:
-        snapshot, _ = self.current()
-        return list(snapshot.articles)
+        """The indexed articles, in order. On a database store they come without their texts
+        (`qa.types.ListedArticle`: `text` is "", `summary()` has the length); `article(id)` has it."""
+        return self.catalog.articles()
 
     def article(self, article_id: str) -> Article:
-        snapshot, _ = self.current()
-        if article_id not in snapshot.article_index:
-            raise KeyError(f"No article with id {article_id!r}")
-        return snapshot.articles[snapshot.article_index[article_id]]
+        """One article, with its text; KeyError when there is none with that id."""
+        return self.catalog.article(article_id)
 
     def passage_counts(self) -> dict[str, int]:
-        snapshot, _ = self.current()
-        counts = snapshot.article_passage_counts()
-        return {a.id: int(n) for a, n in zip(snapshot.articles, counts)}
+        return self.catalog.passage_counts()
 
     def status(self) -> dict[str, Any]:
-        snapshot, _ = self.current()
+        counts = self.catalog.counts()
         return {
-            "articles": len(snapshot.articles),
-            "passages": snapshot.passage_count,
-            "sentences": snapshot.sentence_count,
+            "articles": counts["articles"],
+            "passages": counts["passages"],
+            "sentences": counts["sentences"],
             "model": self.model_id,
-            "dimension": snapshot.dimension,
+            "dimension": counts["dimension"],
             # Names, not locations: the status reaches web pages (the Corpus tab) and API replies.
             "corpus": self.corpus.resolve().name if self.corpus is not None else None,
             "index_dir": self.store.name,
@@ -403,6 +411,15 @@ class QA:
                 if _SURROGATE.search(text):
                     raise QuestionError("history holds invalid characters (unpaired UTF-16 surrogates such as \\ud800); send valid Unicode text.")
         return turns
+
+
+def open_catalog(indexer: Any, settings: Settings) -> Catalog:
+    """What `QA` reads: the database queried per question for a PostgreSQL store (`qa.pgsearch`), else the indexer's snapshot."""
+    if settings.store:
+        from .pgsearch import PgCatalog
+
+        return PgCatalog(indexer.store, settings.candidates)
+    return SnapshotCatalog(indexer)
 
 
 def _count(value: Any, name: str, *, low: int = 1, high: int = MAX_TOP_K, optional: bool = False) -> int | None:

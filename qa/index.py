@@ -12,7 +12,9 @@ here and nowhere else, the way txtai's ANN factory keys its backends by configur
   Selection uses argpartition (linear time) and sorts only the k winners.
 - "ivf": faiss IVF with 8-bit codes and exact re-scoring (`qa.ann.AnnIndex`), from
   `Settings.ann_above` passages on, saved with a local index.
-- "pgvector": the database's own index (`qa.pgstore.PgVectorIndex`), for a PostgreSQL store.
+
+A PostgreSQL store has no in-process dense index: pgvector's index is queried in SQL per question
+(`qa.pgsearch`).
 """
 from __future__ import annotations
 
@@ -102,11 +104,8 @@ def approximate(passages: int, ann_above: int | None) -> bool:
     return ann_above is not None and passages >= max(ann_above, 1)
 
 
-def dense_kind(passages: int, ann_above: int | None, store: str = "local") -> str:
-    """Which dense index a snapshot of `passages` gets: "pgvector" on a database store, else
-    "ivf" from `ann_above` passages on, else "exact"."""
-    if store != "local":
-        return "pgvector"
+def dense_kind(passages: int, ann_above: int | None) -> str:
+    """Which dense index a local snapshot of `passages` gets: "ivf" from `ann_above` passages on, else "exact"."""
     return "ivf" if approximate(passages, ann_above) else "exact"
 
 

@@ -111,7 +111,8 @@ class IndexReport:
 
 
 class Indexer:
-    """Builds, updates and saves the index of one corpus folder; holds the current snapshot."""
+    """Builds, updates and saves the index of one corpus folder in the local store; holds the
+    current snapshot. (A database store has its own, `qa.pgindexer.SharedIndexer`, which holds none.)"""
 
     def __init__(self, settings: Settings, embedder: Embedder, store: Any = None) -> None:
         self.settings = settings
@@ -120,49 +121,61 @@ class Indexer:
         self.embedder = embedder
         self.model_id = embedder.model_name
         self.store = store or open_store(settings, self.index_title)
-        # A database store is shared with other servers: what it holds is read before every write,
-        # and articles this server's folder lacks are theirs, not removed.
-        self.shared = settings.store is not None
         self.write_lock = threading.RLock()
         self._state: tuple[Snapshot, Retriever] | None = None
         self.last_report = IndexReport()
 
     def refresh(self) -> IndexReport:
-        """Re-scan the corpus folder: embed new or changed articles, drop removed ones. With a
-        database store, the folder's articles are added or updated and the others kept (other
-        servers' uploads); without a folder, the database's index is loaded as it is."""
-        if self.corpus is None:
-            with self.write_lock:
-                started = time.perf_counter()
-                old = self._current_or_saved(fresh=True)
-                if old is None:  # an empty database (or vectors of another model): an empty index
-                    return self._update(None, [], [], frozenset(), started)
-                self.install(old)
-                report = IndexReport(articles=len(old.articles), passages=old.passage_count, seconds=time.perf_counter() - started)
-                self.last_report = report
-                return report
-        if self.corpus.exists() and not self.corpus.is_dir():
-            raise FileNotFoundError(f"{self.corpus} is a file, not a folder: pass the folder that holds the articles.")
-        if not self.corpus.is_dir():
-            raise FileNotFoundError(f"Corpus folder {self.corpus} does not exist: create it and put articles in it.")
+        """Re-scan the corpus folder: embed new or changed articles, drop removed ones."""
+        self.check_corpus()
         with self.write_lock:
             started = time.perf_counter()
-            old = self._current_or_saved(fresh=True)
+            old = self._current_or_saved()
             stages: dict[str, float] = {}
             with timed(stages, "reading articles"):
                 articles, skipped = read_folder(self.corpus, prefer=old.article_index if old else (), max_bytes=self.max_file_bytes)
             excluded = old.excluded if old else frozenset()
             articles = [a for a in articles if a.id not in excluded]
-            if self.shared and old is not None:
-                in_folder = {a.id for a in articles}
-                articles += [a for a in old.articles if a.id not in in_folder]
             return self._update(old, articles, skipped, excluded, started, stages)
+
+    def check_corpus(self) -> None:
+        """FileNotFoundError unless the corpus folder exists and is a folder."""
+        if self.corpus is None:
+            raise FileNotFoundError("No corpus folder given: pass the folder of articles.")
+        if self.corpus.exists() and not self.corpus.is_dir():
+            raise FileNotFoundError(f"{self.corpus} is a file, not a folder: pass the folder that holds the articles.")
+        if not self.corpus.is_dir():
+            raise FileNotFoundError(f"Corpus folder {self.corpus} does not exist: create it and put articles in it.")
 
     def add(self, path: str | Path) -> IndexReport:
         """Copy an article file into the corpus (if it is not there yet) and index it."""
         return self._add(Path(path), max_chars=None)
 
     def _add(self, source: Path, max_chars: int | None) -> IndexReport:
+        articles = self.read_addition(source, max_chars)
+        with self.write_lock:
+            started = time.perf_counter()
+            old = self._current_or_saved()
+            known = {a.text.strip(): a for a in (old.articles if old else ()) if a.path != source.name}
+            if all(a.text.strip() in known for a in articles):
+                copy_of = known[articles[0].text.strip()]
+                raise ValueError(f"Cannot add {source.name}: duplicate of {copy_of.path} ({copy_of.title})")
+            target, created = self.place_in_corpus(source)
+            try:
+                root = self.corpus.resolve() if self.corpus is not None else target.parent
+                relative = target.relative_to(root).as_posix()
+                new_articles, skipped = read_file(target, root, self.max_file_bytes)
+                current = [a for a in (old.articles if old else ()) if a.path != relative]
+                articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
+                excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
+                return self._update(old, articles, skipped + duplicates, excluded, started)
+            except BaseException:
+                if created:
+                    target.unlink(missing_ok=True)  # a file that could not be indexed must not stay to break the next start
+                raise
+
+    def read_addition(self, source: Path, max_chars: int | None) -> list[Article]:
+        """The articles of a file about to be added, or ValueError (UploadTooLarge) saying why not."""
         if not source.is_file():
             raise FileNotFoundError(f"No such file: {source}")
         if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
@@ -178,26 +191,7 @@ class Indexer:
                 f"Cannot add {source.name}: its text is {chars:,} characters, over the {max_chars:,} one upload may index; "
                 "put it in the corpus folder and re-index, or split it"
             )
-        with self.write_lock:
-            started = time.perf_counter()
-            old = self._current_or_saved(fresh=True)
-            known = {a.text.strip(): a for a in (old.articles if old else ()) if a.path != source.name}
-            if all(a.text.strip() in known for a in articles):
-                copy_of = known[articles[0].text.strip()]
-                raise ValueError(f"Cannot add {source.name}: duplicate of {copy_of.path} ({copy_of.title})")
-            target, created = self._place_in_corpus(source)
-            try:
-                root = self.corpus.resolve() if self.corpus is not None else target.parent
-                relative = target.relative_to(root).as_posix()
-                new_articles, skipped = read_file(target, root, self.max_file_bytes)
-                current = [a for a in (old.articles if old else ()) if a.path != relative]
-                articles, duplicates = drop_duplicates(current + new_articles, prefer={a.id for a in current})
-                excluded = (old.excluded if old else frozenset()) - {a.id for a in new_articles}
-                return self._update(old, articles, skipped + duplicates, excluded, started)
-            except BaseException:
-                if created:
-                    target.unlink(missing_ok=True)  # a file that could not be indexed must not stay to break the next start
-                raise
+        return articles
 
     def add_upload(self, filename: str, data: bytes) -> IndexReport:
         """Index an uploaded file: its name is sanitised, its size and type checked, and it is
@@ -254,7 +248,7 @@ class Indexer:
         """Drop an article from the index (its file stays; it is not indexed again)."""
         with self.write_lock:
             started = time.perf_counter()
-            old = self._current_or_saved(fresh=True)
+            old = self._current_or_saved()
             if old is None or article_id not in old.article_index:
                 raise KeyError(f"No article with id {article_id!r}")
             article = old.articles[old.article_index[article_id]]
@@ -277,7 +271,7 @@ class Indexer:
         """Index again an article that `remove` dropped (its file must still be in the corpus)."""
         with self.write_lock:
             started = time.perf_counter()
-            old = self._current_or_saved(fresh=True)
+            old = self._current_or_saved()
             if old is None or article_id not in old.excluded:
                 raise KeyError(f"No removed article with id {article_id!r}")
             if self.corpus is None or not self.corpus.is_dir():
@@ -287,9 +281,6 @@ class Indexer:
                 raise KeyError(f"The file of article {article_id!r} is no longer in the corpus folder")
             excluded = old.excluded - {article_id}
             articles = [a for a in articles if a.id not in excluded]
-            if self.shared:  # as in `refresh`: articles this server's folder lacks are other servers'
-                in_folder = {a.id for a in articles}
-                articles += [a for a in old.articles if a.id not in in_folder]
             return self._update(old, articles, skipped, excluded, started)
 
     @property
@@ -309,7 +300,7 @@ class Indexer:
         """Largest article file read: the readers' default, or more when uploads may be larger."""
         return max(MAX_FILE_BYTES, self.settings.max_upload_bytes)
 
-    def _place_in_corpus(self, source: Path) -> tuple[Path, bool]:
+    def place_in_corpus(self, source: Path) -> tuple[Path, bool]:
         """Where `source` is in the corpus (copied there if it is not), and whether it was copied now.
         Without a corpus folder (a database store) the file stays where it is."""
         if self.corpus is None:
@@ -329,11 +320,10 @@ class Indexer:
         staging.replace(target)
         return target, True
 
-    def _current_or_saved(self, fresh: bool = False) -> Snapshot | None:
-        """The snapshot a change starts from: the installed one, unless the store moved past it
-        (another server wrote to a shared database; `fresh` checks now rather than at most every
-        half second), else the saved one if it fits this model and these settings."""
-        if self._state is not None and not (fresh and self.shared and self.store.stale(self._state[0], now=True)):
+    def _current_or_saved(self) -> Snapshot | None:
+        """The snapshot a change starts from: the installed one, else the saved one if it fits
+        this model and these settings."""
+        if self._state is not None:
             return self._state[0]
         try:
             snapshot = self.store.load()
@@ -349,13 +339,18 @@ class Indexer:
         return snapshot
 
     def _incompatibility(self, snapshot: Snapshot) -> str | None:
-        if snapshot.model != self.model_id:
-            return f"the model changed ({snapshot.model} → {self.model_id})"
-        if snapshot.dimension != self.embedder.dimension:
+        return self.incompatibility(snapshot.model, snapshot.dimension, snapshot.passage_settings, snapshot.probe)
+
+    def incompatibility(self, model: str, dimension: int, passages: Any, probe: tuple[float, ...]) -> str | None:
+        """Why saved vectors (of `model`, `dimension`, passage settings `passages`, probe vector
+        `probe`) cannot be used with this model and these settings, or None."""
+        if model != self.model_id:
+            return f"the model changed ({model} → {self.model_id})"
+        if dimension != self.embedder.dimension:
             return "the vector dimension changed"
-        if snapshot.passage_settings != self.settings.passages:
+        if passages != self.settings.passages:
             return "the passage settings changed"
-        if float(np.dot(np.asarray(snapshot.probe, dtype=np.float32), self._probe())) < 0.99:
+        if float(np.dot(np.asarray(probe, dtype=np.float32), self._probe())) < 0.99:
             return "the saved vectors come from a different model"
         return None
 
@@ -395,7 +390,7 @@ class Indexer:
         if unchanged:
             snapshot = old
         else:
-            snapshot = self._assemble(old, articles, hashes, reuse, excluded, report.stages)
+            snapshot = self.assemble(old, articles, hashes, reuse, excluded, report.stages)
             try:
                 with timed(report.stages, "writing the index"):
                     self.store.save(snapshot, base=old)
@@ -414,7 +409,7 @@ class Indexer:
         log.info("Index ready: %s", report.summary())
         return report
 
-    def _assemble(
+    def assemble(
         self,
         old: Snapshot | None,
         articles: list[Article],
@@ -535,13 +530,6 @@ class Indexer:
         """The snapshot queries read and its retriever; built from the corpus when there is none
         yet, or when the files of a loaded one changed on disk under the running server."""
         state = self._state
-        if state is not None and self.store.stale(state[0]):  # another server wrote to the shared database
-            with self.write_lock:
-                if self._state is state:
-                    snapshot = self.store.load()
-                    if snapshot is not None and not self._incompatibility(snapshot):
-                        self.install(snapshot)
-                state = self._state
         if state is not None and state[0].files:
             damage = state[0].damage()  # before the query touches a memory map: never a SIGBUS
             if damage:
@@ -554,6 +542,15 @@ class Indexer:
             self.refresh()
             state = self._state
         return state
+
+
+def open_indexer(settings: Settings, embedder: Embedder) -> "Indexer":
+    """The indexer for the store `settings` name: `qa.pgindexer.SharedIndexer` for a database URL, else `Indexer`."""
+    if settings.store:
+        from .pgindexer import SharedIndexer
+
+        return SharedIndexer(settings, embedder)
+    return Indexer(settings, embedder)
 
 
 def open_store(settings: Settings, index_title=None) -> Any:

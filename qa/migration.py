@@ -2,7 +2,8 @@
 
 A local index already holds everything a database store needs (article texts and metadata, the
 passage and sentence tables, vectors), so moving to PostgreSQL re-embeds nothing: the snapshot is
-loaded from its folder and written with `PgStore.save`, one transaction per article. qa tables of
+loaded from its folder and written with `PgStore.save`, one transaction per article (with its
+BM25 statistics, computed from the texts as they are written). qa tables of
 another schema version in that database are dropped first (the local index is the source); the
 database's articles that the local index lacks are removed, so the database holds exactly it.
 """
@@ -40,10 +41,10 @@ def migrate(corpus: Path, url: str, index_dir: str | Path | None = None, model: 
             log.warning("Replacing qa schema version %s in %s with version %s", version, database.name, SCHEMA_VERSION)
             database.clear()
         database.save(replace(snapshot, ann=None))
-        copied = database.load()
+        copied = database.counts()
     finally:
         database.close()
     return (
-        f"Copied {len(copied.articles)} articles, {copied.passage_count} passages and {copied.sentence_count} sentences "
+        f"Copied {copied['articles']} articles, {copied['passages']} passages and {copied['sentences']} sentences "
         f"from {local.name} to {database.name} in {time.perf_counter() - started:.1f} s (no re-embedding)."
     )

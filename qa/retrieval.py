@@ -70,13 +70,7 @@ class Retriever:
     def _ranked(self, ids: np.ndarray, dense: np.ndarray, lexical: np.ndarray, query_vector: np.ndarray, k: int) -> list[RankedPassage]:
         """The k best of the passages `ids` (ascending), given their dense cosines and normalised
         BM25: the best-sentence cosines are added and the three signals fused."""
-        sentence = self.best_sentence_scores(ids, query_vector)
-        fused = DENSE_WEIGHT * dense + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
-        order = np.lexsort((ids, -fused))[:k]
-        return [
-            RankedPassage(int(ids[i]), float(fused[i]), float(dense[i]), float(sentence[i]), float(lexical[i]))
-            for i in order
-        ]
+        return fuse(ids, dense, self.best_sentence_scores(ids, query_vector), lexical, k)
 
     def best_sentence_scores(self, ids: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
         """Per passage, the best cosine of one of its sentences (a passage's sentences are one
@@ -88,11 +82,29 @@ class Retriever:
         starts = np.cumsum(counts) - counts  # where each passage's sentences begin in the gather
         sentence_ids = np.repeat(ranges[:, 0] - starts, counts) + np.arange(int(counts.sum()))
         vectors = self.snapshot.sentence_vectors_of(sentence_ids)
-        cosines = vectors @ query_vector.astype(np.float32, copy=False)
-        if cosines.size == 0:
-            return np.full(len(ids), -1.0, dtype=np.float32)
-        best = np.maximum.reduceat(cosines, np.minimum(starts, cosines.size - 1))
-        return np.where(counts > 0, best, np.float32(-1.0)).astype(np.float32, copy=False)
+        return best_per_passage(vectors @ query_vector.astype(np.float32, copy=False), counts)
+
+
+def fuse(ids: np.ndarray, dense: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, k: int) -> list[RankedPassage]:
+    """The k best of the passages `ids` by the fused score, ties broken by id: the one ranking
+    rule of every store (`qa.pgsearch` calls it with the database's ids)."""
+    fused = DENSE_WEIGHT * dense + SENTENCE_WEIGHT * sentence + LEXICAL_WEIGHT * lexical
+    order = np.lexsort((ids, -fused))[:k]
+    return [
+        RankedPassage(int(ids[i]), float(fused[i]), float(dense[i]), float(sentence[i]), float(lexical[i]))
+        for i in order
+    ]
+
+
+def best_per_passage(cosines: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The best of each passage's sentence cosines, given `cosines` of all their sentences one
+    passage after another and how many each has (-1 for a passage without sentences)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if cosines.size == 0:
+        return np.full(len(counts), -1.0, dtype=np.float32)
+    starts = np.cumsum(counts) - counts
+    best = np.maximum.reduceat(cosines, np.minimum(starts, cosines.size - 1))
+    return np.where(counts > 0, best, np.float32(-1.0)).astype(np.float32, copy=False)
 
 
 def dense_index(snapshot: Snapshot, ann_above: int | None = None) -> DenseIndex:
@@ -103,7 +115,12 @@ def dense_index(snapshot: Snapshot, ann_above: int | None = None) -> DenseIndex:
 def _normalised(lexical_scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """BM25 scores of `ids`, divided by the best of `lexical_scores` (zeros when none is positive)."""
     best = float(lexical_scores.max()) if lexical_scores.size else 0.0
-    return lexical_scores[ids] / best if best > 0 else np.zeros(len(ids), np.float32)
+    return normalised(lexical_scores[ids], best)
+
+
+def normalised(scores: np.ndarray, best: float) -> np.ndarray:
+    """BM25 scores divided by the query's best BM25 score (zeros when it is not positive)."""
+    return scores / best if best > 0 else np.zeros(len(scores), np.float32)
 
 
 def positive_top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -61,8 +61,8 @@ class Settings:
     # shared by every app server (qa/pgstore.py), and the corpus folder is optional.
     store: str | None = None
     # With a database store: from this many passages on dense search uses pgvector's index, IVFFlat
-    # (about sqrt(n) lists, pg_probes scanned) or HNSW (hnsw_ef_search candidates); below it an exact
-    # scan of the loaded vectors. IVFFlat by default: Recall@10 1.000 where HNSW reached 0.4-0.6 on
+    # (about sqrt(n) lists, pg_probes scanned) or HNSW (hnsw_ef_search candidates); below it
+    # PostgreSQL's exact scan (app servers hold no vectors: qa/pgsearch.py). IVFFlat by default: Recall@10 1.000 where HNSW reached 0.4-0.6 on
     # near-duplicate passages (qa/pgstore.py, benchmarks/README.md).
     pg_ann_above: int = 20_000
     pg_index: str = "ivfflat"

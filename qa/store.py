@@ -65,6 +65,8 @@ class Snapshot:
     sentences: np.ndarray  # int64 rows: article index, start, end
     passage_vectors: np.ndarray  # float32, normalised, one row per passage
     sentence_vectors: np.ndarray  # float16 (default) or float32, normalised, one row per sentence
+    # BM25 over the passages; in the small per-question snapshot of a database store,
+    # `qa.pgsearch.CorpusIdf`, which answers `idf()` (all the answer stage asks) corpus-wide.
     lexical: LexicalIndex
     model: str
     dimension: int
@@ -75,7 +77,7 @@ class Snapshot:
     ann: Any = field(default=None, compare=False, repr=False)
     # The array files it was loaded from, as (path, bytes, inode, mtime ns), for `damage()`.
     files: tuple[tuple[str, int, int, int], ...] = field(default=(), compare=False, repr=False)
-    # The database store's generation number this snapshot was read at (qa.pgstore); 0 for files.
+    # The database's generation number a per-question snapshot was read at (qa.pgsearch); 0 for files.
     generation: int = field(default=0, compare=False)
 
     def damage(self) -> str | None:
@@ -208,11 +210,6 @@ class IndexStore:
     def name(self) -> str:
         """What messages call this store: the folder's name, never its location."""
         return self.folder.name
-
-    def stale(self, snapshot: Snapshot | None, now: bool = False) -> bool:
-        """Whether another process changed the saved index since `snapshot` was read: a folder has
-        one writer per machine, whose own process installs what it saves, so never."""
-        return False
 
     def _wants_ann(self, passages: int) -> bool:
         return approximate(passages, self.ann_above)

@@ -47,6 +47,19 @@ class Article:
 
 
 @dataclass(frozen=True)
+class ListedArticle(Article):
+    """An article as a database store lists it: metadata and length, without the text (`text` is
+    ""), so listing a large corpus never reads every text; `QA.article(id)` gives the whole article."""
+
+    characters: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        data = super().summary()
+        data["characters"] = self.characters
+        return data
+
+
+@dataclass(frozen=True)
 class Passage:
     """A window of an article's text: `article.text[start:end] == text`."""
 

@@ -107,6 +107,11 @@ def test_migrate_copies_a_local_index_without_embedding(tmp_path: Path, database
     (corpus / "bridge.txt").write_bytes(BRIDGE)
     built = cli("index", str(corpus))
     assert built.returncode == 0, built.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:  # a database of schema version 1 (no BM25 statistics)
+        conn.execute("CREATE TABLE qa_meta (key text PRIMARY KEY, value jsonb NOT NULL)")
+        conn.execute("INSERT INTO qa_meta VALUES ('schema_version', '1'), ('generation', '3')")
+    refused = cli("articles", "--store", database_url)
+    assert refused.returncode != 0 and "Run: python -m qa migrate --to" in refused.stderr
     moved = cli("migrate", "--corpus", str(corpus), "--to", database_url)
     assert moved.returncode == 0, moved.stderr
     assert "Copied 1 articles" in moved.stdout and "no re-embedding" in moved.stdout
