@@ -158,12 +158,12 @@ def refuse_other_articles(corpus: Path, store: str) -> None:
     wanted = {article.id for article in read_folder(corpus)[0]}
     database = PgStore(store)
     try:
-        snapshot = database.load()
+        stored = database.stored()  # ids and content hashes only: nothing of the articles is loaded
     finally:
         database.close()
-    others = [article for article in (snapshot.articles if snapshot else ()) if article.id not in wanted]
+    others = sorted(article_id for article_id in (stored.hashes if stored else {}) if article_id not in wanted)
     if others:
-        shown = ", ".join(repr(article.title) for article in others[:3]) + (" …" if len(others) > 3 else "")
+        shown = ", ".join(repr(article_id) for article_id in others[:3]) + (" …" if len(others) > 3 else "")
         raise ValueError(
             f"The database at {display_url(store)} holds {len(others)} article(s) that are not the evaluation's ({shown}): "
             "evaluate in an empty database (e.g. createdb qa_eval, then --store postgresql://…/qa_eval), "
