@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default=None, help="a PostgreSQL URL (default: an embedded server in a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="two SQuAD articles as the base, 50 questions, one round")
     parser.add_argument("--widths", default="5,10,20,40", help="IVFFlat probes (or HNSW ef_search) values to measure")
+    parser.add_argument("--probes", type=int, default=None, help="IVFFlat probes for search() and ask() (default: Settings.pg_probes)")
     parser.add_argument("--index", default="ivfflat", choices=["ivfflat", "hnsw"], help="the database's vector index")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "pg.json")
     parser.add_argument("--grow-in-sql", type=int, default=1, metavar="FACTOR",
@@ -340,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(f"CREATE DATABASE {name}")
                 url = server.get_uri(name)
             settings = Settings(answerer="features", store=url, pg_index=args.index)
+            if args.probes:
+                settings = replace(settings, pg_probes=args.probes)
             wanted = PgSettings.from_settings(settings)
             pg = PgStore(url, replace(wanted, ann_above=10**12), base_qa.indexer.index_title)  # the rows alone first
             t = time.perf_counter()

@@ -22,7 +22,7 @@ and the excluded (removed by a user) set; articles of other servers are never to
 Dense search above `Settings.pg_ann_above` passages uses pgvector's index (cosine); below it,
 PostgreSQL's exact scan. The index is IVFFlat (about √n lists, 20 probed) by default: on the
 benchmark's near-duplicate passages it reached Recall@10 1.000 at 4 ms per query at 100k
-passages (0.994 at 24 ms at 1M, 1,000 lists, on a database grown by SQL copies), where HNSW (m 16, ef_construction 64) reached 0.44 at ef_search 100 and 0.63 at 1000
+passages (0.998 at 17 ms at 1M, 1,000 lists, on a database grown by SQL copies), where HNSW (m 16, ef_construction 64) reached 0.44 at ef_search 100 and 0.63 at 1000
 (benchmarks/README.md), as faiss's HNSW did for the local store (qa/ann.py). `pg_index="hnsw"`
 chooses HNSW, with `hnsw_ef_search`.
 
