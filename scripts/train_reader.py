@@ -59,7 +59,30 @@ _STOPWORDS = frozenset(
 )
 
 
-ALTERED_KINDS = ("altered", "altered-word", "negated")  # the answer sentence with a question it no longer answers
+# Opposites for antonym questions ("Which is the smallest ..." against a sentence naming the largest):
+# SQuAD 2.0's authors counted antonyms in a fifth of its unanswerable questions. Both directions are used.
+_ANTONYM_PAIRS = (
+    "largest smallest|larger smaller|large small|biggest smallest|highest lowest|higher lower|high low|"
+    "longest shortest|longer shorter|most least|more fewer|first last|earliest latest|earlier later|"
+    "early late|before after|oldest youngest|older younger|old young|best worst|better worse|"
+    "increase decrease|increased decreased|increasing decreasing|rise fall|rose fell|gain loss|gained lost|"
+    "win lose|won lost|winning losing|victory defeat|north south|northern southern|east west|eastern western|"
+    "northeast southwest|northwest southeast|major minor|majority minority|maximum minimum|upper lower|"
+    "above below|inside outside|internal external|import export|imported exported|imports exports|"
+    "buy sell|bought sold|open closed|opened closed|begin end|began ended|start finish|started finished|"
+    "strong weak|stronger weaker|strongest weakest|positive negative|public private|legal illegal|"
+    "accept reject|accepted rejected|allowed forbidden|support oppose|supported opposed|male female|"
+    "men women|born died|birth death|common rare|cheap expensive|rich poor|richest poorest|modern ancient|"
+    "hot cold|warm cool|wet dry|success failure|successful unsuccessful|true false|top bottom|"
+    "arrived departed|added removed|include exclude|included excluded|rural urban|"
+    "domestic foreign|inner outer|fast slow|fastest slowest|deep shallow|wide narrow|"
+    "agree disagree|agreed disagreed|lowest highest|south north|west east"
+)
+ANTONYMS = {a: b for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()]} | {
+    b: a for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()]
+}
+
+ALTERED_KINDS = ("altered", "altered-word", "negated", "antonym")  # the answer sentence with a question it no longer answers
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,23 @@ def negated_question(question: Question, corpus: Corpus) -> str | None:
     return question.question[: match.end()] + " not" + question.question[match.end() :]
 
 
+def antonym_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
+    """The question with a word the answer sentence shares replaced by its opposite ("largest" ->
+    "smallest"), if the sentence lacks that opposite; None if no word qualifies."""
+    sentence_words = set(re.findall(r"[a-z]+", corpus.sentences[question.sentence].lower()))
+    found = [
+        m for m in re.finditer(r"[A-Za-z]+", question.question)
+        if m.group(0).lower() in ANTONYMS and m.group(0).lower() in sentence_words and ANTONYMS[m.group(0).lower()] not in sentence_words
+    ]
+    if not found:
+        return None
+    target = rng.choice(found)
+    opposite = ANTONYMS[target.group(0).lower()]
+    if target.group(0)[0].isupper():
+        opposite = opposite.capitalize()
+    return question.question[: target.start()] + opposite + question.question[target.end() :]
+
+
 def make_pairs(
     corpus: Corpus,
     questions: list[Question],
@@ -223,6 +263,7 @@ def make_pairs(
     altered_share: float,
     word_swap_share: float = 0.0,
     negated_share: float = 0.0,
+    antonym_share: float = 0.0,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -263,6 +304,10 @@ def make_pairs(
             negated = negated_question(q, corpus)
             if negated:
                 pairs.append(Pair(negated, sentence, q.title, 0, kind="negated"))
+        if antonym_share and rng.random() < antonym_share:
+            opposite = antonym_question(q, corpus, rng)
+            if opposite:
+                pairs.append(Pair(opposite, sentence, q.title, 0, kind="antonym"))
     return pairs
 
 
@@ -471,7 +516,7 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     rng.shuffle(valid_questions)
     train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
-    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share) if training else []
+    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share) if training else []
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -621,6 +666,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--altered-share", type=float, default=0.25)
     parser.add_argument("--word-swap-share", type=float, default=0.0, help="share of questions also given a content-word-swapped negative")
     parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
+    parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
