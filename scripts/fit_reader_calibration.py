@@ -6,9 +6,10 @@ The reader (qa/models/reader/) is trained on SQuAD 1.1 only; what it never saw i
 unanswerable questions. This script indexes the file's articles as a corpus (as `python -m qa eval`
 does), asks every question, and records each candidate sentence's reader outputs and features once.
 Then, with 6-fold article-wise cross-validation (each fold's models are fitted without its
-articles), it fits: the feature ranker (as scripts/fit_answer_model.py does), the blend of reader
-relevance, ranker logit and passage rank that chooses the sentence, and the logistic confidence
-(the probability that the answer holds a gold answer). The numbers it prints are out-of-fold:
+articles), it fits: the feature ranker (as scripts/fit_answer_model.py does), the choice model that
+picks the sentence (a conditional logit: softmax over one question's sentences, fitted on which of
+them holds the answer), and the logistic confidence over the chosen sentence's evidence (the
+probability that the answer holds a gold answer). The numbers it prints are out-of-fold:
 held-out articles. With --write, the models fitted on all articles go to
 qa/models/reader/calibration.json. The abstention threshold stays 1/3 (README: a wrong refusal
 counts twice a wrong answer); the SQuAD2-best threshold is printed for reference.
@@ -36,10 +37,48 @@ from qa import QA, Settings  # noqa: E402
 from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading, sentence_title  # noqa: E402
 from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize  # noqa: E402
 from qa.reader import MODEL_DIR, Reader  # noqa: E402
-from qa.reader_answerer import CALIBRATION_FILE, ReaderAnswerer, ReaderCalibration, Reading, confidence_feature_names  # noqa: E402
+from qa.reader_answerer import (  # noqa: E402
+    CALIBRATION_FILE,
+    ReaderAnswerer,
+    ReaderCalibration,
+    Reading,
+    confidence_feature_names,
+)
 
 FOLDS = 6
 THRESHOLD = 1 / 3
+CHOICE_L2 = 1e-3  # ridge on the standardised choice-model weights
+CONFIDENCE_C = 0.3  # inverse regularisation of the confidence model
+
+
+def fit_choice_model(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = CHOICE_L2) -> np.ndarray:
+    """Conditional logit: weights w such that softmax(x @ w) over one question's sentences puts its
+    mass on those holding the answer (loss: -log of their summed probability, plus a ridge on the
+    standardised weights). `groups`: per question, (features, labels) with at least one label true.
+    Returns weights on the raw features (no bias: a softmax ignores one)."""
+    from scipy.optimize import minimize
+
+    x = np.concatenate([g[0] for g in groups]).astype(np.float64)
+    y = np.concatenate([g[1] for g in groups]).astype(bool)
+    mean, scale = x.mean(0), x.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (x - mean) / scale
+    starts = np.cumsum([0] + [len(g[1]) for g in groups[:-1]])
+    group_of = np.repeat(np.arange(len(groups)), [len(g[1]) for g in groups])
+
+    def loss_and_gradient(w):
+        s = z @ w
+        s = s - np.maximum.reduceat(s, starts)[group_of]
+        e = np.exp(s)
+        total = np.add.reduceat(e, starts)
+        right = np.add.reduceat(np.where(y, e, 0.0), starts)
+        loss = -(np.log(right) - np.log(total)).mean() + l2 * (w @ w)
+        # d/ds of -log(right/total): p_i - r_i, with r the probability renormalised over the right ones
+        g = e / total[group_of] - np.where(y, e, 0.0) / right[group_of]
+        return loss, z.T @ g / len(groups) + 2 * l2 * w
+
+    result = minimize(loss_and_gradient, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return result.x / scale
 
 
 def f1(prediction: str, gold: str) -> float:
@@ -92,13 +131,13 @@ def ranker_weights(rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, floa
     return fit_logistic(np.concatenate([r["found"].features for r in train]), np.concatenate([r["labels"] for r in train]))
 
 
-def selection_weights(readings: list[Reading], rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, float]:
-    x, y = [], []
+def selection_weights(readings: list[Reading], rows: list[dict], mask: np.ndarray) -> tuple[float, ...]:
+    """The choice model, fitted on the answerable questions (of `mask`) whose answer sentence was read."""
+    groups = []
     for reading, row, m in zip(readings, rows, mask):
-        if m and not row["question"].impossible and reading.read.any():
-            x.append(reading.selection_features()[reading.read])
-            y.append(row["labels"][reading.read])
-    return fit_logistic(np.concatenate(x), np.concatenate(y))
+        if m and not row["question"].impossible and (row["labels"] & reading.read).any():
+            groups.append((reading.selection_features()[reading.read], row["labels"][reading.read]))
+    return tuple(fit_choice_model(groups))
 
 
 def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> dict:
@@ -162,6 +201,8 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="reuse an index of the file's articles")
     parser.add_argument("--limit", type=int, default=None, help="at most this many questions (a quick run)")
     parser.add_argument("--max-read", type=int, default=16)
+    parser.add_argument("--extra-min-probability", type=float, default=ReaderCalibration.extra_min_probability,
+                        help="choice probability a runner-up sentence needs to pad an answer")
     parser.add_argument("--write", action="store_true", help="write calibration.json beside the model")
     parser.add_argument("--readings", type=Path, default=None, help="keep what the reader read in this file (pickle) and reuse it when it exists: refitting then takes seconds")
     args = parser.parse_args()
@@ -201,13 +242,13 @@ def main() -> None:
         train_mask = folds != fold
         weights, bias = ranker_weights(rows, train_mask)
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
-        sel_w, sel_b = selection_weights(readings, rows, train_mask)
-        answerer.calibration = ReaderCalibration(tuple(sel_w), sel_b, (0.0,) * n_conf, 0.0, THRESHOLD)
+        selection = selection_weights(readings, rows, train_mask)
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability)
         fold_outcomes = [outcome(answerer, snapshot, r, rd) if (f == fold or train_mask[i]) else None for i, (r, rd, f) in enumerate(zip(rows, readings, folds))]
         usable = np.array([o is not None and o["features"] is not None for o in fold_outcomes])
         features = np.stack([o["features"] if o is not None and o["features"] is not None else np.zeros(n_conf, np.float32) for o in fold_outcomes])
         right = np.array([bool(o and o["right"]) for o in fold_outcomes])
-        conf_w, conf_b = fit_logistic(features[train_mask & usable], right[train_mask & usable], c=0.3)
+        conf_w, conf_b = fit_logistic(features[train_mask & usable], right[train_mask & usable], c=CONFIDENCE_C)
         test = folds == fold
         confidence[test] = np.where(usable[test], 1 / (1 + np.exp(-(features[test] @ conf_w + conf_b))), 0.0)
         for i in np.flatnonzero(test):
@@ -226,12 +267,12 @@ def main() -> None:
     if args.write:
         weights, bias = ranker_weights(rows, np.ones(len(rows), bool))
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
-        sel_w, sel_b = selection_weights(readings, rows, np.ones(len(rows), bool))
-        answerer.calibration = ReaderCalibration(tuple(sel_w), sel_b, (0.0,) * n_conf, 0.0, THRESHOLD)
+        selection = selection_weights(readings, rows, np.ones(len(rows), bool))
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability)
         all_outcomes = [outcome(answerer, snapshot, r, rd) for r, rd in zip(rows, readings)]
         usable = np.array([o["features"] is not None for o in all_outcomes])
         features = np.stack([o["features"] if o["features"] is not None else np.zeros(n_conf, np.float32) for o in all_outcomes])
-        conf_w, conf_b = fit_logistic(features[usable], np.array([o["right"] for o in all_outcomes])[usable], c=0.3)
+        conf_w, conf_b = fit_logistic(features[usable], np.array([o["right"] for o in all_outcomes])[usable], c=CONFIDENCE_C)
         notes = {
             "data": str(args.file.name),
             "questions": len(questions),
@@ -240,7 +281,8 @@ def main() -> None:
             "best_threshold_in_hindsight": report["best_threshold_in_hindsight"],
         }
         out = args.model_dir / CALIBRATION_FILE.name
-        ReaderCalibration(tuple(sel_w), sel_b, tuple(conf_w), conf_b, THRESHOLD, 0.5, notes).save(out)
+        ReaderCalibration(selection, confidence=tuple(conf_w), confidence_bias=conf_b, threshold=THRESHOLD,
+                          extra_min_probability=args.extra_min_probability, notes=notes).save(out)
         print(f"wrote {out}")
 
 
