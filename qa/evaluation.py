@@ -193,6 +193,7 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
         answer, ranking = qa.ask_with_ranking(question.text, k=10, abstain_below=0.0)
         first_hit = next((rank for rank, h in enumerate(ranking[:10]) if overlaps(h.article.id, h.start, h.end)), None)
         top_sentence = answer.citations[0].quote if answer.citations else ""
+        first = answer.citations[0] if answer.citations else None
         # The first sentence of the answer is the best-scored one; its citation quotes it.
         first_sentence = answer.text.split(" [1]")[0] if answer.citations else ""
         would_be_right = (not question.impossible) and contains_answer(answer.text, question.answers)
@@ -200,6 +201,8 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
             {
                 "impossible": question.impossible,
                 "rank": first_hit,
+                # The passage the answer cites first: the reader's re-ranking of the retrieved passages.
+                "cited_passage_hit": first is not None and overlaps(first.article_id, first.passage_start, first.passage_start + len(first.passage)),
                 "top_sentence_right": (not question.impossible) and contains_answer(first_sentence or top_sentence, question.answers),
                 "would_be_right": would_be_right,
                 "confidence": answer.confidence,
@@ -249,6 +252,7 @@ def _metrics(rows: list[dict], latencies: list[float], threshold: float) -> dict
             "recall@1": share(r is not None and r < 1 for r in ranks),
             "recall@5": share(r is not None and r < 5 for r in ranks),
             "mrr@10": share(1.0 / (r + 1) if r is not None else 0.0 for r in ranks),
+            "recall@1_cited": share(r["cited_passage_hit"] for r in answerable),
         },
         "answers": {
             "top_sentence_accuracy": share(r["top_sentence_right"] for r in answerable),
@@ -313,6 +317,7 @@ def format_report(results: dict[str, Any]) -> str:
         f"| passage Recall@1 | {r['recall@1']:.3f} |",
         f"| passage Recall@5 | {r['recall@5']:.3f} |",
         f"| passage MRR@10 | {r['mrr@10']:.3f} |",
+        f"| passage Recall@1 after reading (the passage cited first) | {r['recall@1_cited']:.3f} |",
         f"| top-sentence accuracy (answerable) | {a['top_sentence_accuracy']:.3f} |",
         f"| answer accuracy (answerable; the answer as composed, before abstention) | {a['answer_accuracy']:.3f} |",
         f"| answer accuracy of the answers given (answerable) | {a['answer_accuracy_when_answered']:.3f} |",

@@ -35,7 +35,7 @@ from fit_answer_model import best_threshold, fit_logistic  # noqa: E402
 
 from qa import QA, Settings  # noqa: E402
 from qa.answering import AnswerModel, AnswerSettings, candidates, is_heading, sentence_title  # noqa: E402
-from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize  # noqa: E402
+from qa.evaluation import contains_answer, expected_calibration_error, load_squad, normalize, paragraph_spans  # noqa: E402
 from qa.reader import MODEL_DIR, Reader  # noqa: E402
 from qa.reader_answerer import (  # noqa: E402
     CALIBRATION_FILE,
@@ -140,6 +140,15 @@ def selection_weights(readings: list[Reading], rows: list[dict], mask: np.ndarra
     return tuple(fit_choice_model(groups))
 
 
+def passage_hit(snapshot, passage_id: int, question) -> bool:
+    article, start, end = snapshot.passage_row(passage_id)[:3]
+    record = snapshot.articles[article]
+    if record.title != question.title:
+        return False
+    a, b = paragraph_spans(record.text, record.text.count("\n\n") + 1)[question.paragraph]
+    return start < b and end > a
+
+
 def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> dict:
     """The answer this question would get at confidence 0: its text, short answer and confidence features."""
     if not reading.read.any():
@@ -156,6 +165,9 @@ def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> 
         "features": features,
         "right": (not question.impossible) and contains_answer(text, question.answers),
         "top_right": bool(row["labels"][best]),
+        # the passage of the chosen sentence (the reader re-ranks the retrieved passages) overlaps the
+        # question's own paragraph, as `python -m qa eval` counts passage hits
+        "passage_right": (not question.impossible) and passage_hit(snapshot, row["ranked"][int(row["found"].passage_ranks[best])].passage_id, question),
         "short": short,
         "text": text,
         "words": len(text.split()),
@@ -182,6 +194,7 @@ def evaluate_fold_outcomes(outcomes: list[dict], confidence: np.ndarray, questio
     return {
         "top_sentence_accuracy": float(np.mean([o["top_right"] for o, q in zip(outcomes, questions) if not q.impossible])),
         "answer_accuracy": float(np.mean(right[~impossible])),
+        "passage_recall_at_1_after_reading": float(np.mean([o.get("passage_right", False) for o, q in zip(outcomes, questions) if not q.impossible])),
         "short_answer_em": float(np.mean(short_em)),
         "short_answer_f1": float(np.mean(short_f1)),
         "squad2_accuracy": float(np.mean(correct)),

@@ -113,6 +113,8 @@ def test_evaluation_on_a_small_squad_file(tmp_path: Path, embedder) -> None:
     assert results["data"]["questions"] == 4 and results["data"]["unanswerable"] == 1
     assert results["retrieval"]["recall@5"] == 1.0
     assert results["answers"]["top_sentence_accuracy"] >= 2 / 3
+    # the passage the answer cites first is the question's own paragraph (the reader's re-ranking)
+    assert results["retrieval"]["recall@1_cited"] >= 2 / 3
     assert 0 < results["latency_ms"]["ask_p50"] < 1000
     assert {"ece", "squad2_accuracy", "reliability"} <= set(results["abstention"])
 
