@@ -8,11 +8,11 @@ conditional-logit (softmax) model over the sentences read: a linear score of the
 logit and span score, its relevance for the sentences beside it and for its passage, the feature
 ranker's logit and the ranker's own sentence features. Fitted listwise (which sentence of this
 question answers it) rather than per sentence, it picks the right one more often (held out on SQuAD 2.0
-dev: 0.860 -> 0.87, README "Answer quality"). The confidence is a logistic model over the chosen
+dev: 0.860 -> 0.876, README "Answer quality"). The confidence is a logistic model over the chosen
 sentence's evidence (choice score, margin and probability, reader relevance, span score, coverage of
 the question's terms, retrieval scores). Both are fitted by
 `scripts/fit_reader_calibration.py` on SQuAD 2.0 dev articles with article-wise cross-validation
-(so the reported numbers come from articles the blend was not fitted on) and stored beside the
+(so the reported numbers come from articles the models were not fitted on) and stored beside the
 model in `qa/models/reader/calibration.json`.
 """
 from __future__ import annotations
@@ -211,7 +211,7 @@ class ReaderAnswerer:
                 span_start[i], span_end[i], span_score[i] = reading.span_start, reading.span_end, reading.span_score
         return Reading(found, ranker, read, relevance, span_start, span_end, span_score)
 
-    def blend(self, reading: Reading) -> np.ndarray:
+    def choice_scores(self, reading: Reading) -> np.ndarray:
         """Per candidate, the choice model's score (a softmax over them gives each sentence's
         probability of being the one that answers); -inf for sentences the reader did not read."""
         scores = reading.selection_features() @ np.asarray(self.calibration.selection, np.float32)
@@ -259,7 +259,7 @@ class ReaderAnswerer:
         reading = self.read(snapshot, question, query_vector, top)
         if reading is None or not reading.read.any():
             return Answer(question, NOT_FOUND, True, 0.0, [], related)
-        blend = self.blend(reading)
+        blend = self.choice_scores(reading)
         best, row = self.confidence_row(snapshot, reading, blend, top)
         confidence = self.confidence_of(row)
         threshold = self.calibration.threshold if settings.abstain_below is None else settings.abstain_below

@@ -153,7 +153,7 @@ def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> 
     """The answer this question would get at confidence 0: its text, short answer and confidence features."""
     if not reading.read.any():
         return {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
-    blend = answerer.blend(reading)
+    blend = answerer.choice_scores(reading)
     best, features = answerer.confidence_row(snapshot, reading, blend, row["ranked"])
     chosen = answerer.choose(snapshot, reading, blend, best, AnswerSettings())
     text = " ".join(snapshot.sentence_text(s) for s, _ in chosen)
