@@ -170,6 +170,34 @@ TINY_SQUAD = {
 
 
 @pytest.mark.slow
+def test_choice_model_learns_which_sentence_of_a_question_answers(monkeypatch) -> None:
+    """The conditional logit that picks the answer sentence: in made-up questions the right sentence
+    stands out on the first feature, the second is noise and the third shifts every sentence of a
+    question alike. It must follow the first feature and choose right on new questions."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from fit_reader_calibration import fit_choice_model
+
+    rng = np.random.default_rng(0)
+
+    def question():
+        n = int(rng.integers(3, 12))
+        x = rng.normal(size=(n, 3))
+        right = int(rng.integers(n))
+        x[right, 0] += 3.0
+        x[:, 2] += rng.normal() * 5  # the same shift for every sentence of a question: a softmax ignores it
+        labels = np.zeros(n, bool)
+        labels[right] = True
+        return x, labels
+
+    weights = fit_choice_model([question() for _ in range(400)])
+    assert weights[0] > 5 * abs(weights[1])
+    held_out = [question() for _ in range(300)]
+    accuracy = np.mean([labels[int(np.argmax(x @ weights))] for x, labels in held_out])
+    assert accuracy > 0.8
+
+
 def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
     data = tmp_path / "tiny.json"
     data.write_text(json.dumps(TINY_SQUAD))
