@@ -383,18 +383,18 @@ def compose(
 def choose_sentences(
     snapshot: Snapshot,
     found: Candidates,
-    scores: np.ndarray,
+    probabilities: np.ndarray,
     best: int,
     settings: AnswerSettings,
     min_probability: float,
     can_pad: np.ndarray,
 ) -> list[tuple[int, int]]:
-    """(sentence id, passage rank) of the `best` candidate, then likely runners-up by `scores`
-    (logits) that may pad an answer (`can_pad`), fit the word budget and add something new."""
-    probabilities = _sigmoid(scores)
+    """(sentence id, passage rank) of the `best` candidate, then likely runners-up by their
+    `probabilities` (of holding the answer) that may pad an answer (`can_pad`), reach
+    `min_probability`, fit the word budget and add something new."""
     chosen = [best]
     words = len(snapshot.sentence_text(int(found.sentence_ids[best])).split())
-    for i in np.argsort(-scores, kind="stable"):
+    for i in np.argsort(-probabilities, kind="stable"):
         i = int(i)
         if i == best or not can_pad[i]:
             continue
@@ -419,7 +419,7 @@ def choose_by_features(
     sentences (a heading or caption never pads an answer)."""
     not_fragment = found.features[:, SENTENCE_FEATURES.index("fragment")] == 0
     best = int(np.argsort(-logits, kind="stable")[0])
-    return choose_sentences(snapshot, found, logits, best, settings, model.extra_min_probability, not_fragment)
+    return choose_sentences(snapshot, found, _sigmoid(logits), best, settings, model.extra_min_probability, not_fragment)
 
 
 def _adjacent(group: list[tuple[int, int]], sentence: tuple[int, int]) -> bool:

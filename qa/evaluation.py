@@ -192,8 +192,8 @@ def _ask_all(qa: QA, records, questions: list[Question], progress: bool) -> dict
 
         answer, ranking = qa.ask_with_ranking(question.text, k=10, abstain_below=0.0)
         first_hit = next((rank for rank, h in enumerate(ranking[:10]) if overlaps(h.article.id, h.start, h.end)), None)
-        top_sentence = answer.citations[0].quote if answer.citations else ""
         first = answer.citations[0] if answer.citations else None
+        top_sentence = first.quote if first else ""
         # The first sentence of the answer is the best-scored one; its citation quotes it.
         first_sentence = answer.text.split(" [1]")[0] if answer.citations else ""
         would_be_right = (not question.impossible) and contains_answer(answer.text, question.answers)

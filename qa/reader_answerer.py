@@ -74,7 +74,8 @@ MAX_SHORT_SHARE = 0.8
 
 @dataclass(frozen=True)
 class ReaderCalibration:
-    """Fitted numbers of the reader answerer (logistic weights on raw features)."""
+    """Fitted numbers of the reader answerer: the choice model's weights (conditional logit) and the
+    confidence model's (logistic), both on raw features."""
 
     selection: tuple[float, ...] = (1.0,) + (0.0,) * (len(SELECTION_FEATURES) - 1)  # choice-model weights
     confidence: tuple[float, ...] = ()  # on confidence_feature_names()
@@ -217,20 +218,20 @@ class ReaderAnswerer:
         scores = reading.selection_features() @ np.asarray(self.calibration.selection, np.float32)
         return np.where(reading.read, scores, -np.inf)
 
-    def confidence_row(self, snapshot: Snapshot, reading: Reading, blend: np.ndarray, ranked: list[RankedPassage]) -> tuple[int, np.ndarray]:
-        """The chosen candidate and its confidence features (confidence_feature_names())."""
-        best = int(np.argmax(blend))
-        finite = blend[np.isfinite(blend)]
-        runner_up = np.partition(finite, -2)[-2] if len(finite) > 1 else blend[best] - 5.0
+    def confidence_row(self, snapshot: Snapshot, reading: Reading, scores: np.ndarray, ranked: list[RankedPassage]) -> tuple[int, np.ndarray]:
+        """The chosen candidate (best choice score) and its confidence features (confidence_feature_names())."""
+        best = int(np.argmax(scores))
+        finite = scores[np.isfinite(scores)]
+        runner_up = np.partition(finite, -2)[-2] if len(finite) > 1 else scores[best] - 5.0
         relevance = reading.relevance[reading.read]
         rel_runner_up = np.partition(relevance, -2)[-2] if len(relevance) > 1 else reading.relevance[best] - 5.0
         sentence = snapshot.sentence_text(int(reading.found.sentence_ids[best]))
         span_words = len(sentence[reading.span_start[best] : reading.span_end[best]].split())
         own = np.array(
             [
-                blend[best],
-                blend[best] - runner_up,
-                choice_probabilities(blend)[best],
+                scores[best],
+                scores[best] - runner_up,
+                choice_probabilities(scores)[best],
                 reading.relevance[best],
                 reading.relevance[best] - rel_runner_up,
                 reading.span_score[best],
@@ -259,13 +260,13 @@ class ReaderAnswerer:
         reading = self.read(snapshot, question, query_vector, top)
         if reading is None or not reading.read.any():
             return Answer(question, NOT_FOUND, True, 0.0, [], related)
-        blend = self.choice_scores(reading)
-        best, row = self.confidence_row(snapshot, reading, blend, top)
+        scores = self.choice_scores(reading)
+        best, row = self.confidence_row(snapshot, reading, scores, top)
         confidence = self.confidence_of(row)
         threshold = self.calibration.threshold if settings.abstain_below is None else settings.abstain_below
         if confidence < threshold:
             return Answer(question, NOT_FOUND, True, confidence, [], related)
-        chosen = self.choose(snapshot, reading, blend, best, settings)
+        chosen = self.choose(snapshot, reading, scores, best, settings)
         sentence_id = int(reading.found.sentence_ids[best])
         start, end = (int(x) for x in snapshot.sentence_row(sentence_id)[1:3])
         s, e = int(reading.span_start[best]), int(reading.span_end[best])
@@ -274,8 +275,8 @@ class ReaderAnswerer:
             short = (start + s, start + e)
         return cite(snapshot, question, chosen, top, confidence, related, short=short)
 
-    def choose(self, snapshot: Snapshot, reading: Reading, blend: np.ndarray, best: int, settings: AnswerSettings) -> list[tuple[int, int]]:
+    def choose(self, snapshot: Snapshot, reading: Reading, scores: np.ndarray, best: int, settings: AnswerSettings) -> list[tuple[int, int]]:
         """The best sentence, then likely runners-up (by choice probability) among those the reader read."""
-        p = np.clip(choice_probabilities(blend), 1e-9, 1 - 1e-9)
-        log_odds = np.where(reading.read, np.log(p / (1 - p)), -np.inf)
-        return choose_sentences(snapshot, reading.found, log_odds, best, settings, self.calibration.extra_min_probability, reading.read)
+        return choose_sentences(
+            snapshot, reading.found, choice_probabilities(scores), best, settings, self.calibration.extra_min_probability, reading.read
+        )

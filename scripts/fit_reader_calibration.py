@@ -1,4 +1,4 @@
-"""Fit the reader answerer's sentence blend and confidence model, and report them held out.
+"""Fit the reader answerer's choice model (which sentence) and confidence model, and report them held out.
 
     python scripts/fit_reader_calibration.py ../shared/data/squad2_dev_half.json [--write]
 
@@ -153,9 +153,9 @@ def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> 
     """The answer this question would get at confidence 0: its text, short answer and confidence features."""
     if not reading.read.any():
         return {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
-    blend = answerer.choice_scores(reading)
-    best, features = answerer.confidence_row(snapshot, reading, blend, row["ranked"])
-    chosen = answerer.choose(snapshot, reading, blend, best, AnswerSettings())
+    scores = answerer.choice_scores(reading)
+    best, features = answerer.confidence_row(snapshot, reading, scores, row["ranked"])
+    chosen = answerer.choose(snapshot, reading, scores, best, AnswerSettings())
     text = " ".join(snapshot.sentence_text(s) for s, _ in chosen)
     sentence = row["texts"][best]
     s, e = row["span"][best]
