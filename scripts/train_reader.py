@@ -10,7 +10,10 @@ made here, as the reader meets them at run time:
 - "hard" sentences from other paragraphs that qa's own BM25 ranks highest for the question;
 - the positive sentence with an altered question: a name or number of the question that the sentence
   contains is swapped for another of the same article, so the sentence no longer answers (SQuAD 2.0's
-  unanswerable questions are written like that; their real ones are kept for calibration only).
+  unanswerable questions are written like that; their real ones are kept for calibration only); with
+  more options, a content word swapped for a random word of the article, "not" added, a word
+  replaced by its opposite, or (--near-word) a shared word swapped for its nearest neighbour among
+  the article's words as the bundled MiniLM embeds them ("Upper" -> "Lower", "Uruguay" -> "Argentina").
 Sentences holding the answer text elsewhere are never used as negatives.
 
 CPU-only, seeded, resumable: checkpoints go to --work-dir every --checkpoint-every steps (and when
@@ -82,7 +85,7 @@ ANTONYMS = {a: b for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()
     b: a for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()]
 }
 
-ALTERED_KINDS = ("altered", "altered-word", "negated", "antonym")  # the answer sentence with a question it no longer answers
+ALTERED_KINDS = ("altered", "altered-word", "negated", "antonym", "near-word")  # the answer sentence with a question it no longer answers
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class Pair:
     label: int  # 1: the sentence answers the question
     answer_start: int = -1  # character offsets of the answer in the sentence (positives only)
     answer_end: int = -1
-    kind: str = "positive"  # positive | paragraph | retrieved | altered | altered-word | negated
+    kind: str = "positive"  # positive | paragraph | retrieved | one of ALTERED_KINDS
 
 
 # --------------------------------------------------------------------------- data
@@ -255,6 +258,70 @@ def antonym_question(question: Question, corpus: Corpus, rng: random.Random) -> 
     return question.question[: target.start()] + opposite + question.question[target.end() :]
 
 
+_WORD = re.compile(r"\b[A-Za-z][a-z]{3,}\b")  # a word of four letters or more, lower case or capitalised
+
+
+class NearWords:
+    """Each word of the articles as the bundled MiniLM embeds it, to find a word's near neighbours in
+    its own article: "Upper" -> "Lower", "Warsaw" -> "Poland", "paper" -> "plastic". SQuAD 2.0's
+    crowd workers made many unanswerable questions by such a swap, which a random word of the article
+    (`word_swapped_question`) does not imitate: the swapped word is as plausible as the original."""
+
+    def __init__(self, corpus: Corpus, articles: set[int]) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.article_words: dict[int, list[str]] = collections.defaultdict(list)
+        seen: dict[int, set[str]] = collections.defaultdict(set)
+        for s, text in enumerate(corpus.sentences):
+            a = corpus.article_of[corpus.sentence_paragraph[s]]
+            if a in articles:
+                for word in _WORD.findall(text):
+                    if word.lower() not in _STOPWORDS and word not in seen[a]:
+                        seen[a].add(word)
+                        self.article_words[a].append(word)
+        vocabulary = sorted({w for words in self.article_words.values() for w in words})
+        log.info("embedding %d words of %d articles for near-word questions", len(vocabulary), len(articles))
+        model = SentenceTransformer(model_path(), device="cpu")
+        vectors = model.encode(vocabulary, batch_size=512, normalize_embeddings=True, convert_to_numpy=True)
+        self.row = {w: i for i, w in enumerate(vocabulary)}
+        self.vectors = vectors.astype(np.float32)
+
+    def neighbours(self, word: str, article: int, excluded: set[str], k: int = 3, floor: float = 0.45) -> list[str]:
+        """Up to k words of the article nearest to `word`: same capitalisation and ending, not a form
+        of it (no shared first four letters), none of `excluded` (lower case), cosine at least `floor`.
+        Lower-case words nearer than 0.75 are left out: there synonyms crowd in ("big" / "large" 0.81,
+        "start" / "begin" 0.84), and a synonym swapped in leaves a question the sentence still answers;
+        names keep up to 0.9 ("Uruguay" / "Argentina" 0.78)."""
+        ceiling = 0.9 if word[0].isupper() else 0.75
+        ending = next((e for e in ("ing", "ed", "s") if word.endswith(e)), "")
+        pool = [
+            w for w in self.article_words.get(article, ())
+            if w[0].isupper() == word[0].isupper() and w.lower() not in excluded and w.lower()[:4] != word.lower()[:4]
+            and (w.endswith(ending) if ending else not w.endswith(("ing", "ed", "s")))
+        ]
+        if not pool:
+            return []
+        similarity = self.vectors[[self.row[w] for w in pool]] @ self.vectors[self.row[word]]
+        order = [i for i in np.argsort(-similarity) if floor <= similarity[i] <= ceiling][:k]
+        return [pool[i] for i in order]
+
+
+def near_word_question(question: Question, corpus: Corpus, near: NearWords, rng: random.Random) -> str | None:
+    """The question with a word the answer sentence shares swapped for one of its nearest neighbours
+    among the article's words that neither the sentence nor the question holds; None if none qualifies."""
+    sentence = corpus.sentences[question.sentence]
+    sentence_words = {w.lower() for w in _WORD.findall(sentence)}
+    question_words = {w.lower() for w in _WORD.findall(question.question)}
+    found = [m for m in _WORD.finditer(question.question) if m.group(0).lower() in sentence_words and m.group(0).lower() not in _STOPWORDS and m.group(0) in near.row]
+    rng.shuffle(found)
+    article = corpus.article_of[question.paragraph]
+    for target in found:
+        options = near.neighbours(target.group(0), article, sentence_words | question_words)
+        if options:
+            return question.question[: target.start()] + rng.choice(options) + question.question[target.end() :]
+    return None
+
+
 def make_pairs(
     corpus: Corpus,
     questions: list[Question],
@@ -264,6 +331,7 @@ def make_pairs(
     word_swap_share: float = 0.0,
     negated_share: float = 0.0,
     antonym_share: float = 0.0,
+    near: NearWords | None = None,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -308,6 +376,10 @@ def make_pairs(
             opposite = antonym_question(q, corpus, rng)
             if opposite:
                 pairs.append(Pair(opposite, sentence, q.title, 0, kind="antonym"))
+        if near is not None:
+            swapped = near_word_question(q, corpus, near, rng)
+            if swapped:
+                pairs.append(Pair(swapped, sentence, q.title, 0, kind="near-word"))
     return pairs
 
 
@@ -516,7 +588,8 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     rng.shuffle(valid_questions)
     train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
-    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share) if training else []
+    near = NearWords(corpus, {corpus.article_of[q.paragraph] for q in train_questions}) if training and args.near_word else None
+    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share, near) if training else []
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -666,6 +739,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--altered-share", type=float, default=0.25)
     parser.add_argument("--word-swap-share", type=float, default=0.0, help="share of questions also given a content-word-swapped negative")
     parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
+    parser.add_argument("--near-word", action="store_true", help="give every question a near-word negative where one qualifies (a shared word swapped for its nearest neighbour in the article)")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)

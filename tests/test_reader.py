@@ -215,6 +215,34 @@ def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
     assert (work / "final.pt").is_file()
 
 
+def test_near_word_negative_swaps_a_shared_word_for_a_near_word_of_the_article_the_sentence_lacks() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    context = "The Upper Rhine flows north from Basel to Bingen. It passes Strasbourg on the way."
+    articles = [{"title": "Rhine", "paragraphs": [
+        {"context": context, "qas": [{"question": "Where does the Upper Rhine flow from?", "answers": [{"text": "Basel", "answer_start": context.index("Basel")}]}]},
+        {"context": "The Lower Rhine reaches the Netherlands near Emmerich. Barges carry coal and steel.", "qas": []},
+    ]}]
+    corpus = train_reader.build_corpus(articles)
+    near = train_reader.NearWords(corpus, {0})
+    question = corpus.questions[0]
+    sentence = corpus.sentences[question.sentence]
+    for seed in range(5):
+        altered = train_reader.near_word_question(question, corpus, near, random.Random(seed))
+        before, after = question.question.split(), altered.split()
+        changed = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(before) == len(after) and len(changed) == 1, altered
+        old, new = changed[0]
+        assert old in sentence.split() and new not in sentence and new not in question.question
+        assert any(new in text for text in corpus.sentences), new  # a word of the article, not made up
+    # "Upper" has its near neighbour "Lower" in the article; a name is swapped only for a name
+    assert near.neighbours("Upper", 0, excluded={"upper", "rhine"})[0] == "Lower"
+    assert all(w[0].isupper() for w in near.neighbours("Upper", 0, excluded=set()))
+
+
 def test_chat_shows_the_short_answer_in_bold_inside_the_highlighted_sentence(seed_qa) -> None:
     from qa.webui.render import escape, format_answer
 
