@@ -206,6 +206,12 @@ def altered_question(question: Question, corpus: Corpus, rng: random.Random) -> 
     return question.question[: target.start()] + rng.choice(pool) + question.question[target.end() :]
 
 
+def same_form(word: str, other: str) -> bool:
+    """Both words end alike ("-ing", "-ed", "-s", or none of these): a swap keeps the question's grammar."""
+    ending = next((e for e in ("ing", "ed", "s") if other.endswith(e)), "")
+    return word.endswith(ending) if ending else not word.endswith(("ing", "ed", "s"))
+
+
 def word_swapped_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
     """The question with one content word the answer sentence shares swapped for a word of another
     paragraph of the same article that the sentence lacks ("start singing" -> "start painting"): SQuAD
@@ -224,8 +230,7 @@ def word_swapped_question(question: Question, corpus: Corpus, rng: random.Random
         for s in corpus.paragraph_sentences[p]:
             pool.update(w for w in _CONTENT_WORD.findall(corpus.sentences[s]) if w not in _STOPWORDS)
     pool -= sentence_words | set(_CONTENT_WORD.findall(question.question.lower()))
-    ending = next((e for e in ("ing", "ed", "s") if target.group(0).endswith(e)), "")
-    pool = {w for w in pool if (w.endswith(ending) if ending else not w.endswith(("ing", "ed", "s")))}  # a word of the same form
+    pool = {w for w in pool if same_form(w, target.group(0))}
     if not pool:
         return None
     return question.question[: target.start()] + rng.choice(sorted(pool)) + question.question[target.end() :]
@@ -293,11 +298,10 @@ class NearWords:
         "start" / "begin" 0.84), and a synonym swapped in leaves a question the sentence still answers;
         names keep up to 0.9 ("Uruguay" / "Argentina" 0.78)."""
         ceiling = 0.9 if word[0].isupper() else 0.75
-        ending = next((e for e in ("ing", "ed", "s") if word.endswith(e)), "")
         pool = [
             w for w in self.article_words.get(article, ())
             if w[0].isupper() == word[0].isupper() and w.lower() not in excluded and w.lower()[:4] != word.lower()[:4]
-            and (w.endswith(ending) if ending else not w.endswith(("ing", "ed", "s")))
+            and same_form(w, word)
         ]
         if not pool:
             return []
