@@ -14,7 +14,10 @@ made here, as the reader meets them at run time:
   more options, a content word swapped for a random word of the article, "not" added, a word
   replaced by its opposite, or (--near-word) a shared word swapped for its nearest neighbour among
   the article's words as the bundled MiniLM embeds them ("Upper" -> "Lower", "Uruguay" -> "Argentina").
-Sentences holding the answer text elsewhere are never used as negatives.
+Sentences holding the answer text elsewhere are never used as negatives. With --synonym-share, some
+questions also come back as positives in other words: a word the question shares with its sentence
+swapped for a close synonym from any training article ("troops" -> "soldiers", "films" -> "movies"),
+so that a question need not repeat the article's words to be answered (news readers paraphrase).
 
 CPU-only, seeded, resumable: checkpoints go to --work-dir every --checkpoint-every steps (and when
 --max-minutes runs out); running the same command again continues where it stopped. The plan:
@@ -96,7 +99,7 @@ class Pair:
     label: int  # 1: the sentence answers the question
     answer_start: int = -1  # character offsets of the answer in the sentence (positives only)
     answer_end: int = -1
-    kind: str = "positive"  # positive | paragraph | retrieved | one of ALTERED_KINDS
+    kind: str = "positive"  # positive | synonym (reworded positive) | paragraph | retrieved | one of ALTERED_KINDS
 
 
 # --------------------------------------------------------------------------- data
@@ -265,6 +268,19 @@ def antonym_question(question: Question, corpus: Corpus, rng: random.Random) -> 
 
 _WORD = re.compile(r"\b[A-Za-z][a-z]{3,}\b")  # a word of four letters or more, lower case or capitalised
 
+# Words whose nearest neighbours are their alternatives, not their synonyms ("often" / "rarely",
+# "either" / "neither", "winter" / "summer"): never swapped for a synonym.
+_NOT_SYNONYMS = frozenset(
+    "often rarely seldom sometimes usually always never occasionally frequently generally typically "
+    "either neither both each every many several most least fewer little much none only also "
+    "january february march april june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday spring summer autumn winter fall "
+    "zero three four five seven eight nine eleven twelve hundred thousand million billion trillion "
+    "second third fourth fifth sixth seventh eighth ninth tenth hundredth thousandth "
+    "north south east west northern southern eastern western left right".split()
+)
+SYNONYM_FLOOR = 0.85  # cosine of two single-word MiniLM vectors; below it related words, not synonyms, crowd in
+
 
 class NearWords:
     """Each word of the articles as the bundled MiniLM embeds it, to find a word's near neighbours in
@@ -290,6 +306,25 @@ class NearWords:
         vectors = model.encode(vocabulary, batch_size=512, normalize_embeddings=True, convert_to_numpy=True)
         self.row = {w: i for i, w in enumerate(vocabulary)}
         self.vectors = vectors.astype(np.float32)
+        # Synonym candidates: lower-case words found in at least three articles (no typos or rarities).
+        spread = collections.Counter(w for words in self.article_words.values() for w in words)
+        self.common = [w for w in vocabulary if w.islower() and spread[w] >= min(3, len(self.article_words))]
+        self.common_vectors = self.vectors[[self.row[w] for w in self.common]] if self.common else np.zeros((0, vectors.shape[1]), np.float32)
+
+    def synonym(self, word: str, excluded: set[str], floor: float = SYNONYM_FLOOR) -> str | None:
+        """The nearest common lower-case word to `word` at cosine `floor` or above that is not a form of it
+        (no shared first three letters), ends alike and is none of `excluded`; None for names, for
+        words of `_NOT_SYNONYMS` and antonym lists, and when no word is that near."""
+        if not word.islower() or word in _NOT_SYNONYMS or word in ANTONYMS or word not in self.row or not self.common:
+            return None
+        similarity = self.common_vectors @ self.vectors[self.row[word]]
+        for i in np.argsort(-similarity)[:10]:
+            if similarity[i] < floor:
+                break
+            other = self.common[i]
+            if other[:3] != word[:3] and other not in excluded and other not in _NOT_SYNONYMS and other not in ANTONYMS and same_form(other, word):
+                return other
+        return None
 
     def neighbours(self, word: str, article: int, excluded: set[str], k: int = 3, floor: float = 0.45) -> list[str]:
         """Up to k words of the article nearest to `word`: same capitalisation and ending, not a form
@@ -326,6 +361,21 @@ def near_word_question(question: Question, corpus: Corpus, near: NearWords, rng:
     return None
 
 
+def synonym_question(question: Question, corpus: Corpus, near: NearWords, rng: random.Random) -> str | None:
+    """The question with a lower-case word it shares with the answer sentence swapped for a close
+    synonym the sentence lacks ("How many troops ..." -> "How many soldiers ..."): the same question
+    in other words, still answered by the sentence; None if no word has one."""
+    sentence_words = {w.lower() for w in _WORD.findall(corpus.sentences[question.sentence])}
+    question_words = {w.lower() for w in _WORD.findall(question.question)}
+    found = [m for m in _WORD.finditer(question.question) if m.group(0) in sentence_words and m.group(0) not in _STOPWORDS]
+    rng.shuffle(found)
+    for target in found:
+        other = near.synonym(target.group(0), sentence_words | question_words)
+        if other:
+            return question.question[: target.start()] + other + question.question[target.end() :]
+    return None
+
+
 def make_pairs(
     corpus: Corpus,
     questions: list[Question],
@@ -336,6 +386,8 @@ def make_pairs(
     negated_share: float = 0.0,
     antonym_share: float = 0.0,
     near: NearWords | None = None,
+    synonym_share: float = 0.0,
+    synonyms: NearWords | None = None,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -384,6 +436,10 @@ def make_pairs(
             swapped = near_word_question(q, corpus, near, rng)
             if swapped:
                 pairs.append(Pair(swapped, sentence, q.title, 0, kind="near-word"))
+        if synonym_share and synonyms is not None and rng.random() < synonym_share:
+            reworded = synonym_question(q, corpus, synonyms, rng)
+            if reworded:
+                pairs.append(Pair(reworded, sentence, q.title, 1, q.answer_start, q.answer_end, "synonym"))
     return pairs
 
 
@@ -592,8 +648,12 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     rng.shuffle(valid_questions)
     train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
-    near = NearWords(corpus, {corpus.article_of[q.paragraph] for q in train_questions}) if training and args.near_word else None
-    pairs = make_pairs(corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share, near) if training else []
+    wants_words = args.near_word or args.synonym_share > 0
+    near = NearWords(corpus, {corpus.article_of[q.paragraph] for q in train_questions}) if training and wants_words else None
+    pairs = make_pairs(
+        corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
+        near if args.near_word else None, args.synonym_share, near,
+    ) if training else []
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -744,6 +804,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--word-swap-share", type=float, default=0.0, help="share of questions also given a content-word-swapped negative")
     parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
     parser.add_argument("--near-word", action="store_true", help="give every question a near-word negative where one qualifies (a shared word swapped for its nearest neighbour in the article)")
+    parser.add_argument("--synonym-share", type=float, default=0.0, help="share of questions also given as a positive in other words (a shared word swapped for a close synonym)")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -243,6 +243,36 @@ def test_near_word_negative_swaps_a_shared_word_for_a_near_word_of_the_article_t
     assert all(w[0].isupper() for w in near.neighbours("Upper", 0, excluded=set()))
 
 
+def test_synonym_positive_rewords_a_shared_word_and_keeps_the_answer_span() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.lexical import LexicalIndex
+
+    context = "About 5,000 troops crossed the river at dawn in winter. The soldiers often camped near the bridge and rarely slept."
+    articles = [
+        {"title": "Crossing", "paragraphs": [{"context": context, "qas": [
+            {"question": "How many troops crossed the river in winter?", "answers": [{"text": "About 5,000", "answer_start": 0}]}]}]},
+        {"title": "Siege", "paragraphs": [{"context": "The soldiers rarely waited outside the walls of the town in winter.", "qas": []}]},
+    ]
+    corpus = train_reader.build_corpus(articles)
+    words = train_reader.NearWords(corpus, {0, 1})
+    question = corpus.questions[0]
+    # "troops" is near "soldiers" (a word of both articles the sentence lacks); "often" is never reworded
+    # though "rarely" is as near (0.85): it is the alternative, not a synonym; "river" has no word that near.
+    assert train_reader.synonym_question(question, corpus, words, random.Random(0)) == "How many soldiers crossed the river in winter?"
+    assert words.synonym("often", excluded=set()) is None
+    assert words.synonym("river", excluded=set()) is None
+    lexical = LexicalIndex.build(corpus.sentences)
+    pairs = train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, synonym_share=1.0, synonyms=words)
+    positive = next(p for p in pairs if p.kind == "positive")
+    reworded = next(p for p in pairs if p.kind == "synonym")
+    assert reworded.label == 1 and reworded.sentence == positive.sentence and reworded.question != positive.question
+    assert reworded.sentence[reworded.answer_start : reworded.answer_end] == "About 5,000"
+    assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0) == [p for p in pairs if p.kind != "synonym"]
+
+
 def test_chat_shows_the_short_answer_in_bold_inside_the_highlighted_sentence(seed_qa) -> None:
     from qa.webui.render import escape, format_answer
 
