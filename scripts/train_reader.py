@@ -42,6 +42,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -345,35 +346,40 @@ class NearWords:
         return [pool[i] for i in order]
 
 
+def swap_shared_word(
+    question: Question, corpus: Corpus, rng: random.Random, usable: Callable[[str], bool], replacement: Callable[[str, set[str]], str | None]
+) -> str | None:
+    """The question with one word it shares with its answer sentence (no stop word; `usable`) swapped
+    for `replacement(word, words of the sentence and the question)`, trying the shared words in random
+    order; None if none has a replacement."""
+    sentence_words = {w.lower() for w in _WORD.findall(corpus.sentences[question.sentence])}
+    question_words = {w.lower() for w in _WORD.findall(question.question)}
+    found = [m for m in _WORD.finditer(question.question) if m.group(0).lower() in sentence_words and m.group(0).lower() not in _STOPWORDS and usable(m.group(0))]
+    rng.shuffle(found)
+    for target in found:
+        other = replacement(target.group(0), sentence_words | question_words)
+        if other:
+            return question.question[: target.start()] + other + question.question[target.end() :]
+    return None
+
+
 def near_word_question(question: Question, corpus: Corpus, near: NearWords, rng: random.Random) -> str | None:
     """The question with a word the answer sentence shares swapped for one of its nearest neighbours
     among the article's words that neither the sentence nor the question holds; None if none qualifies."""
-    sentence = corpus.sentences[question.sentence]
-    sentence_words = {w.lower() for w in _WORD.findall(sentence)}
-    question_words = {w.lower() for w in _WORD.findall(question.question)}
-    found = [m for m in _WORD.finditer(question.question) if m.group(0).lower() in sentence_words and m.group(0).lower() not in _STOPWORDS and m.group(0) in near.row]
-    rng.shuffle(found)
     article = corpus.article_of[question.paragraph]
-    for target in found:
-        options = near.neighbours(target.group(0), article, sentence_words | question_words)
-        if options:
-            return question.question[: target.start()] + rng.choice(options) + question.question[target.end() :]
-    return None
+
+    def nearest(word: str, excluded: set[str]) -> str | None:
+        options = near.neighbours(word, article, excluded)
+        return rng.choice(options) if options else None
+
+    return swap_shared_word(question, corpus, rng, lambda word: word in near.row, nearest)
 
 
 def synonym_question(question: Question, corpus: Corpus, near: NearWords, rng: random.Random) -> str | None:
     """The question with a lower-case word it shares with the answer sentence swapped for a close
     synonym the sentence lacks ("How many troops ..." -> "How many soldiers ..."): the same question
     in other words, still answered by the sentence; None if no word has one."""
-    sentence_words = {w.lower() for w in _WORD.findall(corpus.sentences[question.sentence])}
-    question_words = {w.lower() for w in _WORD.findall(question.question)}
-    found = [m for m in _WORD.finditer(question.question) if m.group(0) in sentence_words and m.group(0) not in _STOPWORDS]
-    rng.shuffle(found)
-    for target in found:
-        other = near.synonym(target.group(0), sentence_words | question_words)
-        if other:
-            return question.question[: target.start()] + other + question.question[target.end() :]
-    return None
+    return swap_shared_word(question, corpus, rng, str.islower, near.synonym)
 
 
 def make_pairs(
