@@ -100,7 +100,7 @@ class Pair:
     label: int  # 1: the sentence answers the question
     answer_start: int = -1  # character offsets of the answer in the sentence (positives only)
     answer_end: int = -1
-    kind: str = "positive"  # positive | synonym (reworded positive) | paragraph | retrieved | one of ALTERED_KINDS
+    kind: str = "positive"  # positive | synonym, who (reworded positives) | paragraph | retrieved | one of ALTERED_KINDS
 
 
 # --------------------------------------------------------------------------- data
@@ -276,7 +276,9 @@ _NOT_SYNONYMS = frozenset(
     "either neither both each every many several most least fewer little much none only also "
     "january february march april june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday spring summer autumn winter fall "
-    "zero three four five seven eight nine eleven twelve hundred thousand million billion trillion "
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion trillion first "
     "second third fourth fifth sixth seventh eighth ninth tenth hundredth thousandth "
     "north south east west northern southern eastern western left right".split()
 )
@@ -380,6 +382,39 @@ def synonym_question(question: Question, corpus: Corpus, near: NearWords, rng: r
     synonym the sentence lacks ("How many troops ..." -> "How many soldiers ..."): the same question
     in other words, still answered by the sentence; None if no word has one."""
     return swap_shared_word(question, corpus, rng, str.islower, near.synonym)
+
+
+# "What country borders Egypt?" -> "Who borders Egypt?": the answering noun is an agent (a country, a
+# company, a party) and the question asks about what it did. Not places (city, state: "Who became the
+# capital" reads wrong), not "of" ("What group of nations"), not object questions ("What country did Kerry
+# visit?") and not a question ending in a preposition ("What organization does KU belong to?").
+_AGENT_QUESTION = re.compile(
+    r"^(?:What|Which) (?:country|countries|nations?|organi[sz]ations?|compan(?:y|ies)|groups?|government|agency|team|party|army|"
+    r"empire|institution|university|club|tribe|person|people|leader|king)\s+"
+    r"(?!(?:of|did|does|do|is|was|are|were|in|from|that|which|who|to|and|or|for|had|would|could|can|should|will)\b)([a-z][\w'-]*\b.*\?)\s*$"
+)
+_ENDS_IN_PREPOSITION = re.compile(r"\b(?:in|from|to|with|on|at|for|by|of|into|under|against|about)\?$")
+
+
+def agent_who_question(question: str) -> str | None:
+    """The question asked with "Who" for its "What country ..." / "Which company ..." ("What country
+    borders Egypt to the south?" -> "Who borders Egypt to the south?"), or None where that reads wrong.
+    SQuAD's "who" questions are answered by people; in the news "who" is as often a country, a party or
+    an agency ("Who backs the separatists?"), and a reader that never saw one distrusts the answer."""
+    match = _AGENT_QUESTION.match(question.strip())
+    if not match or _ENDS_IN_PREPOSITION.search(match.group(1)):
+        return None
+    return "Who " + match.group(1)
+
+
+def agent_who_pairs(corpus: Corpus, questions: list[Question]) -> list[Pair]:
+    """A positive pair (same sentence, same span) for each question `agent_who_question` rewords."""
+    pairs = []
+    for q in questions:
+        reworded = agent_who_question(q.question)
+        if reworded:
+            pairs.append(Pair(reworded, corpus.sentences[q.sentence], q.title, 1, q.answer_start, q.answer_end, "who"))
+    return pairs
 
 
 def make_pairs(
@@ -652,6 +687,7 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     valid_questions = [q for q in corpus.questions if corpus.article_of[q.paragraph] in held_out]
     rng.shuffle(train_questions)
     rng.shuffle(valid_questions)
+    all_train_questions = train_questions
     train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
     wants_words = args.near_word or args.synonym_share > 0
@@ -660,6 +696,9 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
         corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
         near if args.near_word else None, args.synonym_share, near,
     ) if training else []
+    if training and args.who_rewrites:
+        # Few questions qualify (about 1 in 100), so every training question is drawn on, not only this stage's.
+        pairs += agent_who_pairs(corpus, all_train_questions)
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -812,6 +851,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--near-word", action="store_true", help="give every question a near-word negative where one qualifies (a shared word swapped for its nearest neighbour in the article)")
     parser.add_argument("--synonym-share", type=float, default=0.0, help="share of questions also given as a positive in other words (a shared word swapped for a close synonym)")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
+    parser.add_argument("--who-rewrites", action="store_true", help="add every training question asked of a country, company, party ... again with 'Who' (same sentence and span) as a positive")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)

@@ -273,6 +273,42 @@ def test_synonym_positive_rewords_a_shared_word_and_keeps_the_answer_span() -> N
     assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0) == [p for p in pairs if p.kind != "synonym"]
 
 
+def test_agent_questions_are_asked_again_with_who_and_keep_their_answer_span() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    who = train_reader.agent_who_question
+    assert who("What country borders Egypt to the south?") == "Who borders Egypt to the south?"
+    assert who("Which company has a $2 billion production plant in Bradley County?") == "Who has a $2 billion production plant in Bradley County?"
+    # where "who" would ask something else, or read wrong, the question is left alone
+    assert who("What country did Kerry visit as a student?") is None  # an object, not an agent
+    assert who("What organization does KU belong to?") is None
+    assert who("What group of elected officials provides checks?") is None
+    assert who("What city has become a national chess center?") is None  # a place
+    assert who("Which city was the German diplomat in when he got assassinated?") is None
+    assert who("Who founded the company?") is None
+
+    context = "Sudan borders Egypt to the south. The Nile flows north through both."
+    articles = [{"title": "Egypt", "paragraphs": [{"context": context, "qas": [
+        {"question": "What country borders Egypt to the south?", "answers": [{"text": "Sudan", "answer_start": 0}]},
+        {"question": "Which way does the Nile flow?", "answers": [{"text": "north", "answer_start": 50}]}]}]}]
+    corpus = train_reader.build_corpus(articles)
+    pairs = train_reader.agent_who_pairs(corpus, corpus.questions)
+    assert [(p.question, p.label, p.kind) for p in pairs] == [("Who borders Egypt to the south?", 1, "who")]
+    assert pairs[0].sentence[pairs[0].answer_start : pairs[0].answer_end] == "Sudan"
+
+
+def test_number_words_are_never_synonyms_of_each_other() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    context = "The sixteen ships and fifteen boats sailed. Seventeen crews and sixteen captains waited. Fifteen men and sixteen women left."
+    articles = [{"title": f"Fleet {i}", "paragraphs": [{"context": context, "qas": []}]} for i in range(3)]
+    corpus = train_reader.build_corpus(articles)
+    words = train_reader.NearWords(corpus, {0, 1, 2})
+    assert words.synonym("sixteen", excluded=set()) is None
+
+
 def test_chat_shows_the_short_answer_in_bold_inside_the_highlighted_sentence(seed_qa) -> None:
     from qa.webui.render import escape, format_answer
 
