@@ -18,6 +18,9 @@ Sentences holding the answer text elsewhere are never used as negatives. With --
 questions also come back as positives in other words: a word the question shares with its sentence
 swapped for a close synonym from any training article ("troops" -> "soldiers", "films" -> "movies"),
 so that a question need not repeat the article's words to be answered (news readers paraphrase).
+With --who-rewrites, every training question asked of an agent ("What country borders Egypt ...?")
+comes back as a positive asked with "Who" ("Who borders Egypt ...?"): in the news "who" is as often a
+country, a party or an agency as a person.
 
 CPU-only, seeded, resumable: checkpoints go to --work-dir every --checkpoint-every steps (and when
 --max-minutes runs out); running the same command again continues where it stopped. The plan:
