@@ -13,7 +13,11 @@ made here, as the reader meets them at run time:
   unanswerable questions are written like that; their real ones are kept for calibration only); with
   more options, a content word swapped for a random word of the article, "not" added, a word
   replaced by its opposite, or (--near-word) a shared word swapped for its nearest neighbour among
-  the article's words as the bundled MiniLM embeds them ("Upper" -> "Lower", "Uruguay" -> "Argentina").
+  the article's words as the bundled MiniLM embeds them ("Upper" -> "Lower", "Uruguay" -> "Argentina"),
+  a word turned into its opposite by a prefix or suffix (--prefix-antonym-share: "significant" ->
+  "insignificant"), a name swapped for another name of the same sentence (--sentence-swap-share: the
+  sentence still holds every word of the question) or two names of the question swapped (--role-swap:
+  "from Warsaw to Krakow" against a sentence saying "from Krakow to Warsaw").
 Sentences holding the answer text elsewhere are never used as negatives. With --synonym-share, some
 questions also come back as positives in other words: a word the question shares with its sentence
 swapped for a close synonym from any training article ("troops" -> "soldiers", "films" -> "movies"),
@@ -92,7 +96,7 @@ ANTONYMS = {a: b for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()
     b: a for pair in _ANTONYM_PAIRS.split("|") for a, b in [pair.split()]
 }
 
-ALTERED_KINDS = ("altered", "altered-word", "negated", "antonym", "near-word")  # the answer sentence with a question it no longer answers
+ALTERED_KINDS = ("altered", "altered-word", "negated", "antonym", "near-word", "prefix-antonym", "sentence-swap", "role-swap")  # the answer sentence with a question it no longer answers
 
 
 @dataclass(frozen=True)
@@ -389,12 +393,15 @@ def synonym_question(question: Question, corpus: Corpus, near: NearWords, rng: r
 
 # "What country borders Egypt?" -> "Who borders Egypt?": the answering noun is an agent (a country, a
 # company, a party) and the question asks about what it did. Not places (city, state: "Who became the
-# capital" reads wrong), not "of" ("What group of nations"), not object questions ("What country did Kerry
+# capital" reads wrong), not "of" ("What group of nations"), not a noun after the noun ("What government
+# body ..." is not "Who body ..."), not object questions ("What country did Kerry
 # visit?") and not a question ending in a preposition ("What organization does KU belong to?").
 _AGENT_QUESTION = re.compile(
     r"^(?:What|Which) (?:country|countries|nations?|organi[sz]ations?|compan(?:y|ies)|groups?|government|agency|team|party|army|"
     r"empire|institution|university|club|tribe|person|people|leader|king)\s+"
-    r"(?!(?:of|did|does|do|is|was|are|were|in|from|that|which|who|to|and|or|for|had|would|could|can|should|will)\b)([a-z][\w'-]*\b.*\?)\s*$"
+    r"(?!(?:of|did|does|do|is|was|are|were|in|from|that|which|who|to|and|or|for|had|would|could|can|should|will|"
+    r"body|bodies|agency|agencies|officials?|leaders?|members?|department|ministry|office|forces?|troops|council|"
+    r"committee|commission|court|minister|ministers|policy|branch|official)\b)([a-z][\w'-]*\b.*\?)\s*$"
 )
 _ENDS_IN_PREPOSITION = re.compile(r"\b(?:in|from|to|with|on|at|for|by|of|into|under|against|about)\?$")
 
@@ -420,6 +427,129 @@ def agent_who_pairs(corpus: Corpus, questions: list[Question]) -> list[Pair]:
     return pairs
 
 
+# Opposites made by a prefix or a suffix ("significant" -> "insignificant", "official" -> "unofficial",
+# "Muslims" -> "non-Muslims", "useful" -> "useless"): SQuAD 2.0 writers use them often and no word
+# list holds them all, so they are made here and kept only if the training articles use the word.
+_NEGATIVE_PREFIXES = ("un", "in", "im", "ir", "il", "dis", "non-", "non")
+_STRIPPABLE_PREFIXES = ("un", "non-", "dis")  # "in"/"im" strip wrongly too often ("inform" -> "form")
+_SUFFIX_OPPOSITES = (("ful", "less"), ("less", "ful"))
+_ADJECTIVE_ENDING = re.compile(r"(?:ible|able|ent|ant|al|ive|ous|ar|ate|ete|ure|ect|ite|ic)$")
+
+
+def article_vocabulary(corpus: Corpus, min_count: int = 2) -> frozenset[str]:
+    """Lower-case words (hyphens kept) that the training articles use at least `min_count` times."""
+    counts = collections.Counter(w for s in corpus.sentences for w in re.findall(r"[a-z]+(?:-[a-z]+)?", s.lower()))
+    return frozenset(w for w, n in counts.items() if n >= min_count)
+
+
+def prefix_opposite(word: str, vocabulary: frozenset[str]) -> str | None:
+    """The lower-case word with a negative prefix or suffix added or taken away, if the articles use the
+    result ("significant" -> "insignificant", "unofficial" -> "official", "careful" -> "careless"). "in",
+    "im", "il" and "ir" are added only to words ending like adjectives ("form" -> "inform" is another
+    word, not an opposite); names are left alone ("Ford" -> "Ilford")."""
+    if not word.islower():
+        return None
+    options = []
+    for prefix in _STRIPPABLE_PREFIXES:
+        rest = word[len(prefix):]
+        if word.startswith(prefix) and len(rest) >= 5 and rest in vocabulary:
+            options.append(rest)
+    for prefix in _NEGATIVE_PREFIXES:
+        if prefix in ("in", "im", "il", "ir") and not _ADJECTIVE_ENDING.search(word):
+            continue
+        if len(word) >= 4 and prefix + word in vocabulary:
+            options.append(prefix + word)
+    for ending, other in _SUFFIX_OPPOSITES:
+        if word.endswith(ending) and len(word) > len(ending) + 3 and word[: -len(ending)] + other in vocabulary:
+            options.append(word[: -len(ending)] + other)
+    return options[0] if options else None
+
+
+def prefix_antonym_question(question: Question, corpus: Corpus, vocabulary: frozenset[str], rng: random.Random) -> str | None:
+    """The question with a word it shares with its answer sentence turned into its opposite by a prefix
+    or suffix ("How many more flows carry significant amounts" -> "... insignificant amounts") that the
+    sentence lacks; None if no word has one."""
+    sentence = corpus.sentences[question.sentence].lower()
+    sentence_words = set(re.findall(r"[a-z]+(?:-[a-z]+)?", sentence))
+
+    def opposite(word: str, excluded: set[str]) -> str | None:
+        other = prefix_opposite(word, vocabulary)
+        return other if other and other.lower() not in sentence_words and other.lower() not in sentence else None
+
+    return swap_shared_word(question, corpus, rng, lambda word: True, opposite)
+
+
+# Capitalised words that are not names: a sentence's words after a quote or a colon, months, days.
+_NOT_NAMES = frozenset(
+    "the a an in on at it its he she we they i you his her their this that these those however but and or "
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+def sentence_swap_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
+    """The question with a name or number it shares with its answer sentence swapped for another name or
+    number of the same sentence that the question lacks ("How many academic units make up the
+    University?" -> "... make up Radcliffe?"). The sentence still holds every word of the question, so
+    only reading who does what tells that it no longer answers: SQuAD 2.0's entity swaps look like that.
+    The answer's own words are never swapped in. None if nothing qualifies."""
+    sentence = corpus.sentences[question.sentence]
+    found = [m for m in _NAME_OR_NUMBER.finditer(question.question) if m.group(0) in sentence]
+    if not found:
+        return None
+    answer = sentence[question.answer_start : question.answer_end]
+    target = rng.choice(found)
+    is_number = target.group(0)[0].isdigit()
+    pool = sorted(
+        {
+            m.group(0).rstrip(".,")
+            for m in _NAME_OR_NUMBER.finditer(sentence)
+            if m.group(0)[0].isdigit() == is_number
+            and m.group(0).rstrip(".,")
+            and m.group(0).rstrip(".,") not in question.question
+            and m.group(0).rstrip(".,") not in answer
+            and m.group(0).lower() not in _STOPWORDS
+            and m.group(0).lower() not in _NOT_NAMES
+        }
+    )
+    if not pool:
+        return None
+    return question.question[: target.start()] + rng.choice(pool) + question.question[target.end() :]
+
+
+# Words of a symmetric relation ("When did Chopin meet Liszt?" asks the same as "... Liszt meet Chopin?"):
+# a role swap across them would not change the question.
+_SYMMETRIC = re.compile(
+    r"\b(?:and|or|with|between|versus|vs|meet|met|marry|married|border|borders|bordered|separate|separates|separated|"
+    r"merge|merged|compare|compared|near|like|same|both|tie|tied|draw|drew)\b|[,&/]",
+    re.IGNORECASE,
+)
+
+
+def role_swap_question(question: Question, corpus: Corpus) -> str | None:
+    """The question with two names (or numbers) that its answer sentence both holds swapped ("Who moved
+    his court from Warsaw to Krakow in 1596?" against "... moved his court from Krakow to Warsaw in
+    1596"): the same words, other roles. Only one-word names (not "University" of "University of
+    Fribourg"), with a word of their own between them, and not across a symmetric relation ("and",
+    "with", "meet"); None if the question has no such two."""
+    sentence, text = corpus.sentences[question.sentence], question.question
+
+    def alone(m: re.Match) -> bool:
+        before = re.search(r"(\S+)\s+$", text[: m.start()])
+        after = re.match(r"\s+(\S+)", text[m.end() :])
+        capitalised = lambda w: w[:1].isupper() or w.lower() in ("of", "de", "von", "van", "the")  # noqa: E731
+        return (m.group(0)[0].isdigit() or not ((before and before.start() > 0 and capitalised(before.group(1))) or (after and capitalised(after.group(1)))))
+
+    found = [m for m in _NAME_OR_NUMBER.finditer(text) if m.group(0) in sentence and alone(m)]
+    for a, b in zip(found, found[1:]):
+        between = text[a.end() : b.start()]
+        if a.group(0) == b.group(0) or a.group(0)[0].isdigit() != b.group(0)[0].isdigit():
+            continue
+        if not re.search(r"\b(?!of\b|the\b)[a-z]{2,}\b", between) or _SYMMETRIC.search(between):
+            continue
+        return text[: a.start()] + b.group(0) + between + a.group(0) + text[b.end() :]
+    return None
+
 def make_pairs(
     corpus: Corpus,
     questions: list[Question],
@@ -432,6 +562,10 @@ def make_pairs(
     near: NearWords | None = None,
     synonym_share: float = 0.0,
     synonyms: NearWords | None = None,
+    prefix_antonym_share: float = 0.0,
+    vocabulary: frozenset[str] = frozenset(),
+    sentence_swap_share: float = 0.0,
+    role_swap: bool = False,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -484,6 +618,18 @@ def make_pairs(
             reworded = synonym_question(q, corpus, synonyms, rng)
             if reworded:
                 pairs.append(Pair(reworded, sentence, q.title, 1, q.answer_start, q.answer_end, "synonym"))
+        if prefix_antonym_share and rng.random() < prefix_antonym_share:
+            opposite = prefix_antonym_question(q, corpus, vocabulary, rng)
+            if opposite:
+                pairs.append(Pair(opposite, sentence, q.title, 0, kind="prefix-antonym"))
+        if sentence_swap_share and rng.random() < sentence_swap_share:
+            swapped = sentence_swap_question(q, corpus, rng)
+            if swapped:
+                pairs.append(Pair(swapped, sentence, q.title, 0, kind="sentence-swap"))
+        if role_swap:
+            swapped = role_swap_question(q, corpus)
+            if swapped:
+                pairs.append(Pair(swapped, sentence, q.title, 0, kind="role-swap"))
     return pairs
 
 
@@ -698,6 +844,8 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     pairs = make_pairs(
         corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
         near if args.near_word else None, args.synonym_share, near,
+        args.prefix_antonym_share, article_vocabulary(corpus) if args.prefix_antonym_share else frozenset(),
+        args.sentence_swap_share, args.role_swap,
     ) if training else []
     if training and args.who_rewrites:
         # Few questions qualify (about 1 in 100), so every training question is drawn on, not only this stage's.
@@ -854,6 +1002,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--near-word", action="store_true", help="give every question a near-word negative where one qualifies (a shared word swapped for its nearest neighbour in the article)")
     parser.add_argument("--synonym-share", type=float, default=0.0, help="share of questions also given as a positive in other words (a shared word swapped for a close synonym)")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
+    parser.add_argument("--prefix-antonym-share", type=float, default=0.0, help="share of questions also given a negative with a shared word turned into its opposite by a prefix or suffix ('significant' -> 'insignificant')")
+    parser.add_argument("--sentence-swap-share", type=float, default=0.0, help="share of questions also given a negative with a name or number swapped for another of the same answer sentence")
+    parser.add_argument("--role-swap", action="store_true", help="give every question with two names its answer sentence holds a negative with the two swapped ('from Warsaw to Krakow' -> 'from Krakow to Warsaw')")
     parser.add_argument("--who-rewrites", action="store_true", help="add every training question asked of a country, company, party ... again with 'Who' (same sentence and span) as a positive")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)

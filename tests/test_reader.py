@@ -287,6 +287,7 @@ def test_agent_questions_are_asked_again_with_who_and_keep_their_answer_span() -
     assert who("What city has become a national chess center?") is None  # a place
     assert who("Which city was the German diplomat in when he got assassinated?") is None
     assert who("Who founded the company?") is None
+    assert who("What government body is allowed to veto a law?") is None  # not "Who body is allowed ..."
 
     context = "Sudan borders Egypt to the south. The Nile flows north through both."
     articles = [{"title": "Egypt", "paragraphs": [{"context": context, "qas": [
@@ -296,6 +297,57 @@ def test_agent_questions_are_asked_again_with_who_and_keep_their_answer_span() -
     pairs = train_reader.agent_who_pairs(corpus, corpus.questions)
     assert [(p.question, p.label, p.kind) for p in pairs] == [("Who borders Egypt to the south?", 1, "who")]
     assert pairs[0].sentence[pairs[0].answer_start : pairs[0].answer_end] == "Sudan"
+
+
+def test_prefix_opposites_turn_a_shared_word_into_its_opposite_only_where_the_articles_use_it() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    vocabulary = frozenset({"insignificant", "official", "careless", "inform", "non-local", "ilford"})
+    opposite = train_reader.prefix_opposite
+    assert opposite("significant", vocabulary) == "insignificant"
+    assert opposite("unofficial", vocabulary) == "official"
+    assert opposite("careful", vocabulary) == "careless"
+    assert opposite("local", vocabulary) == "non-local"
+    assert opposite("form", vocabulary) is None  # "inform" is another word, not an opposite
+    assert opposite("Ford", vocabulary) is None  # names are left alone
+    assert opposite("important", vocabulary) is None  # "unimportant" is not in the articles: never made up
+
+    context = "Three more flows carry significant amounts of water. The Waal carries most of it."
+    articles = [{"title": "Rhine", "paragraphs": [{"context": context, "qas": [
+        {"question": "How many more flows carry significant amounts of water?", "answers": [{"text": "Three", "answer_start": 0}]}]}]},
+        {"title": "Stream", "paragraphs": [{"context": "Insignificant streams dry up. Insignificant rivers too.", "qas": []}]}]
+    corpus = train_reader.build_corpus(articles)
+    vocabulary = train_reader.article_vocabulary(corpus)
+    question = [q for q in corpus.questions if q.title == "Rhine"][0]
+    assert train_reader.prefix_antonym_question(question, corpus, vocabulary, random.Random(0)) == "How many more flows carry insignificant amounts of water?"
+
+
+def test_sentence_swap_takes_another_name_of_the_same_sentence_never_the_answer() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    context = "King Sigismund moved his court from Krakow to Warsaw in 1596, as Vilnius lay far to the east."
+    question_text = "Who moved his court from Krakow to Warsaw in 1596?"
+    articles = [{"title": "Warsaw", "paragraphs": [{"context": context, "qas": [
+        {"question": question_text, "answers": [{"text": "King Sigismund", "answer_start": 0}]}]}]}]
+    corpus = train_reader.build_corpus(articles)
+    question = corpus.questions[0]
+    made = {train_reader.sentence_swap_question(question, corpus, random.Random(seed)) for seed in range(12)}
+    # Krakow or Warsaw becomes Vilnius; 1596 has no other number to become, and the answer's names never come in
+    assert made == {None, "Who moved his court from Vilnius to Warsaw in 1596?", "Who moved his court from Krakow to Vilnius in 1596?"}
+
+    assert train_reader.role_swap_question(question, corpus) == "Who moved his court from Warsaw to Krakow in 1596?"
+    symmetric = train_reader.build_corpus([{"title": "Chopin", "paragraphs": [{"context": "Chopin met Liszt in 1832.", "qas": [
+        {"question": "When did Chopin meet Liszt?", "answers": [{"text": "1832", "answer_start": 20}]}]}]}])
+    assert train_reader.role_swap_question(symmetric.questions[0], symmetric) is None  # the same question either way
+    names = train_reader.build_corpus([{"title": "Fribourg", "paragraphs": [{"context": "The University of Fribourg was given to the Dominicans in 1890.", "qas": [
+        {"question": "When was the University of Fribourg given to the Dominicans?", "answers": [{"text": "1890", "answer_start": 58}]}]}]}])
+    assert train_reader.role_swap_question(names.questions[0], names) is None  # one name, not two roles
 
 
 def test_number_words_are_never_synonyms_of_each_other() -> None:
