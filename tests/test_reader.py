@@ -94,7 +94,7 @@ ARTICLE_QUESTIONS = [
     ("What does Georgia import from Russia?", "natural gas"),
     ("How much was bilateral trade worth in the first half of 2025?", "$1.3 billion"),
     ("By what percentage did bilateral trade grow?", "7%"),
-    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.23")),
+    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.21")),
     ("What is the name of Georgia's ruling party?", "Georgian Dream"),
     ("What is the governing party accused of?", "steering the nation closer to Russia"),
     ("Relations with which organisations has Georgia diminished?", "NATO and the European Union"),
@@ -213,6 +213,23 @@ def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.6 * first, (first, last)
     assert (work / "final.pt").is_file()
+
+
+def test_averaged_weights_are_the_mean_of_the_stages_and_refuse_other_models(tmp_path: Path) -> None:
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+
+    a = {"w": torch.tensor([1.0, 3.0]), "steps": torch.tensor([5])}
+    b = {"w": torch.tensor([3.0, 5.0]), "steps": torch.tensor([7])}
+    torch.save(a, tmp_path / "a.pt")
+    torch.save(b, tmp_path / "b.pt")
+    mean = train_reader.average_weights([tmp_path / "a.pt", tmp_path / "b.pt"])
+    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and int(mean["steps"]) == 7
+    torch.save({"v": torch.tensor([1.0])}, tmp_path / "other.pt")
+    with pytest.raises(ValueError):
+        train_reader.average_weights([tmp_path / "a.pt", tmp_path / "other.pt"])
 
 
 def test_near_word_negative_swaps_a_shared_word_for_a_near_word_of_the_article_the_sentence_lacks() -> None:
