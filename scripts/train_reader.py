@@ -194,11 +194,17 @@ def overlap(question_terms: set[str], sentence: str) -> int:
     return len(question_terms & set(terms(sentence)))
 
 
+def names_in_sentence(question: Question, corpus: Corpus) -> list[re.Match]:
+    """The names and numbers of the question that its answer sentence holds too."""
+    sentence = corpus.sentences[question.sentence]
+    return [m for m in _NAME_OR_NUMBER.finditer(question.question) if m.group(0) in sentence]
+
+
 def altered_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
     """The question with one of its names or numbers that the answer sentence contains swapped for
     another name or number from the same article that the sentence lacks; None if there is none."""
     sentence = corpus.sentences[question.sentence]
-    found = [m for m in _NAME_OR_NUMBER.finditer(question.question) if m.group(0) in sentence]
+    found = names_in_sentence(question, corpus)
     if not found:
         return None
     target = rng.choice(found)
@@ -471,17 +477,16 @@ def prefix_antonym_question(question: Question, corpus: Corpus, vocabulary: froz
     or suffix ("How many more flows carry significant amounts" -> "... insignificant amounts") that the
     sentence lacks; None if no word has one."""
     sentence = corpus.sentences[question.sentence].lower()
-    sentence_words = set(re.findall(r"[a-z]+(?:-[a-z]+)?", sentence))
 
     def opposite(word: str, excluded: set[str]) -> str | None:
-        other = prefix_opposite(word, vocabulary)
-        return other if other and other.lower() not in sentence_words and other.lower() not in sentence else None
+        other = prefix_opposite(word, vocabulary)  # lower case, and not in the sentence even inside a word
+        return other if other and other not in sentence else None
 
     return swap_shared_word(question, corpus, rng, lambda word: True, opposite)
 
 
-# Capitalised words that are not names: a sentence's words after a quote or a colon, months, days.
-_NOT_NAMES = frozenset(
+# Capitalised words that are not names: stop words and a sentence's words after a quote or a colon, months, days.
+_NOT_NAMES = _STOPWORDS | frozenset(
     "the a an in on at it its he she we they i you his her their this that these those however but and or "
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -494,25 +499,15 @@ def sentence_swap_question(question: Question, corpus: Corpus, rng: random.Rando
     University?" -> "... make up Radcliffe?"). The sentence still holds every word of the question, so
     only reading who does what tells that it no longer answers: SQuAD 2.0's entity swaps look like that.
     The answer's own words are never swapped in. None if nothing qualifies."""
-    sentence = corpus.sentences[question.sentence]
-    found = [m for m in _NAME_OR_NUMBER.finditer(question.question) if m.group(0) in sentence]
+    found = names_in_sentence(question, corpus)
     if not found:
         return None
+    sentence = corpus.sentences[question.sentence]
     answer = sentence[question.answer_start : question.answer_end]
     target = rng.choice(found)
     is_number = target.group(0)[0].isdigit()
-    pool = sorted(
-        {
-            m.group(0).rstrip(".,")
-            for m in _NAME_OR_NUMBER.finditer(sentence)
-            if m.group(0)[0].isdigit() == is_number
-            and m.group(0).rstrip(".,")
-            and m.group(0).rstrip(".,") not in question.question
-            and m.group(0).rstrip(".,") not in answer
-            and m.group(0).lower() not in _STOPWORDS
-            and m.group(0).lower() not in _NOT_NAMES
-        }
-    )
+    names = [m.group(0) for m in _NAME_OR_NUMBER.finditer(sentence) if m.group(0)[0].isdigit() == is_number and m.group(0).lower() not in _NOT_NAMES]
+    pool = sorted({w for w in (n.rstrip(".,") for n in names) if w and w not in question.question and w not in answer})
     if not pool:
         return None
     return question.question[: target.start()] + rng.choice(pool) + question.question[target.end() :]
@@ -533,7 +528,7 @@ def role_swap_question(question: Question, corpus: Corpus) -> str | None:
     1596"): the same words, other roles. Only one-word names (not "University" of "University of
     Fribourg"), with a word of their own between them, and not across a symmetric relation ("and",
     "with", "meet"); None if the question has no such two."""
-    sentence, text = corpus.sentences[question.sentence], question.question
+    text = question.question
 
     def alone(m: re.Match) -> bool:
         before = re.search(r"(\S+)\s+$", text[: m.start()])
@@ -541,7 +536,7 @@ def role_swap_question(question: Question, corpus: Corpus) -> str | None:
         capitalised = lambda w: w[:1].isupper() or w.lower() in ("of", "de", "von", "van", "the")  # noqa: E731
         return (m.group(0)[0].isdigit() or not ((before and before.start() > 0 and capitalised(before.group(1))) or (after and capitalised(after.group(1)))))
 
-    found = [m for m in _NAME_OR_NUMBER.finditer(text) if m.group(0) in sentence and alone(m)]
+    found = [m for m in names_in_sentence(question, corpus) if alone(m)]
     for a, b in zip(found, found[1:]):
         between = text[a.end() : b.start()]
         if a.group(0) == b.group(0) or a.group(0)[0].isdigit() != b.group(0)[0].isdigit():
@@ -550,6 +545,7 @@ def role_swap_question(question: Question, corpus: Corpus) -> str | None:
             continue
         return text[: a.start()] + b.group(0) + between + a.group(0) + text[b.end() :]
     return None
+
 
 def make_pairs(
     corpus: Corpus,
@@ -594,43 +590,34 @@ def make_pairs(
             taken += 1
             if taken == 2:
                 break
+        def altered(text: str | None, kind: str) -> None:  # the answer sentence with a question it no longer answers
+            if text:
+                pairs.append(Pair(text, sentence, q.title, 0, kind=kind))
+
+        def drawn(share: float) -> bool:
+            # Drawn only when asked for, so a run without a kind makes exactly the pairs it made before.
+            return bool(share) and rng.random() < share
+
         if rng.random() < altered_share:
-            altered = altered_question(q, corpus, rng)
-            if altered:
-                pairs.append(Pair(altered, sentence, q.title, 0, kind="altered"))
-        # Drawn only when asked for, so a run without them makes exactly the pairs it made before.
-        if word_swap_share and rng.random() < word_swap_share:
-            swapped = word_swapped_question(q, corpus, rng)
-            if swapped:
-                pairs.append(Pair(swapped, sentence, q.title, 0, kind="altered-word"))
-        if negated_share and rng.random() < negated_share:
-            negated = negated_question(q, corpus)
-            if negated:
-                pairs.append(Pair(negated, sentence, q.title, 0, kind="negated"))
-        if antonym_share and rng.random() < antonym_share:
-            opposite = antonym_question(q, corpus, rng)
-            if opposite:
-                pairs.append(Pair(opposite, sentence, q.title, 0, kind="antonym"))
+            altered(altered_question(q, corpus, rng), "altered")
+        if drawn(word_swap_share):
+            altered(word_swapped_question(q, corpus, rng), "altered-word")
+        if drawn(negated_share):
+            altered(negated_question(q, corpus), "negated")
+        if drawn(antonym_share):
+            altered(antonym_question(q, corpus, rng), "antonym")
         if near is not None:
-            swapped = near_word_question(q, corpus, near, rng)
-            if swapped:
-                pairs.append(Pair(swapped, sentence, q.title, 0, kind="near-word"))
+            altered(near_word_question(q, corpus, near, rng), "near-word")
         if synonym_share and synonyms is not None and rng.random() < synonym_share:
             reworded = synonym_question(q, corpus, synonyms, rng)
             if reworded:
                 pairs.append(Pair(reworded, sentence, q.title, 1, q.answer_start, q.answer_end, "synonym"))
-        if prefix_antonym_share and rng.random() < prefix_antonym_share:
-            opposite = prefix_antonym_question(q, corpus, vocabulary, rng)
-            if opposite:
-                pairs.append(Pair(opposite, sentence, q.title, 0, kind="prefix-antonym"))
-        if sentence_swap_share and rng.random() < sentence_swap_share:
-            swapped = sentence_swap_question(q, corpus, rng)
-            if swapped:
-                pairs.append(Pair(swapped, sentence, q.title, 0, kind="sentence-swap"))
+        if drawn(prefix_antonym_share):
+            altered(prefix_antonym_question(q, corpus, vocabulary, rng), "prefix-antonym")
+        if drawn(sentence_swap_share):
+            altered(sentence_swap_question(q, corpus, rng), "sentence-swap")
         if role_swap:
-            swapped = role_swap_question(q, corpus)
-            if swapped:
-                pairs.append(Pair(swapped, sentence, q.title, 0, kind="role-swap"))
+            altered(role_swap_question(q, corpus), "role-swap")
     return pairs
 
 
