@@ -694,7 +694,11 @@ def tensors(encoded: EncodedPairs):
     )
 
 
-def batch_loss(model, tokenizer, batch: list[Pair]):
+def batch_loss(model, tokenizer, batch: list[Pair], null_span: bool = False):
+    """Relevance loss on every pair, and a span loss: over the positives' sentence tokens only, or with
+    `null_span` over every pair with [CLS] as one more choice, the target of every negative (SQuAD 2.0
+    readers' "no answer" span). The second makes start[CLS] + end[CLS] a no-answer score from token-level
+    evidence, beside the pooled relevance logit."""
     import torch
     import torch.nn.functional as F
 
@@ -704,14 +708,15 @@ def batch_loss(model, tokenizer, batch: list[Pair]):
     rank_loss = F.binary_cross_entropy_with_logits(relevance, labels)
     rows, starts, ends = [], [], []
     for row, p in enumerate(batch):
-        if p.label == 1:
-            s, e = span_tokens(encoded, row, p.answer_start, p.answer_end)
-            if s >= 0:
-                rows.append(row)
-                starts.append(s)
-                ends.append(e)
+        s, e = span_tokens(encoded, row, p.answer_start, p.answer_end) if p.label == 1 else (0, 0) if null_span else (-1, -1)
+        if s >= 0:
+            rows.append(row)
+            starts.append(s)
+            ends.append(e)
     if rows:
         mask = torch.from_numpy(encoded.sentence_mask[rows])
+        if null_span:
+            mask[:, 0] = True  # [CLS]
         start_logits = start[rows].masked_fill(~mask, -1e4)
         end_logits = end[rows].masked_fill(~mask, -1e4)
         span_loss = (F.cross_entropy(start_logits, torch.tensor(starts)) + F.cross_entropy(end_logits, torch.tensor(ends))) / 2
@@ -783,7 +788,7 @@ def train(args: argparse.Namespace) -> Path:
     done_at_start = step
     while step < total_steps:
         batch = [pairs[i] for i in plan[step % len(plan)]]
-        loss, rank_loss, span_loss = batch_loss(model, tokenizer, batch)
+        loss, rank_loss, span_loss = batch_loss(model, tokenizer, batch, args.null_span)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -868,7 +873,7 @@ def validation_groups(valid: list[Pair]) -> list[list[Pair]]:
     return [g for g in groups.values() if g[0].label == 1]
 
 
-def evaluate(score_batch, tokenizer, valid: list[Pair]) -> dict[str, float]:
+def evaluate(score_batch, tokenizer, valid: list[Pair], null_span: bool = False) -> dict[str, float]:
     """Top-sentence accuracy among each question's candidates, span F1 and exact match on the
     positive, and ROC AUC of relevance: positives vs altered questions (the SQuAD 2.0 kind of no)."""
     groups = validation_groups(valid)
@@ -885,20 +890,25 @@ def evaluate(score_batch, tokenizer, valid: list[Pair]) -> dict[str, float]:
         exact += float(normalise(predicted) == normalise(gold))
     altered = [p for p in valid if p.kind in ALTERED_KINDS]
     positives = [g[0] for g in groups][: len(altered) * 3]
-    scores, labels = [], []
+    scores, null_scores, labels = [], [], []
     for chunk_start in range(0, len(altered) + len(positives), 64):
         chunk = (altered + positives)[chunk_start : chunk_start + 64]
         encoded = encode_pairs(tokenizer, [p.question for p in chunk], [p.sentence for p in chunk], [p.title for p in chunk])
-        scores.extend(score_batch(encoded)[0].tolist())
+        relevance, start, end = score_batch(encoded)
+        scores.extend(relevance.tolist())
+        null_scores.extend((start[:, 0] + end[:, 0]).tolist())  # the [CLS] span: "no answer here"
         labels.extend(p.label for p in chunk)
     n = len(groups) or 1
-    return {
+    metrics = {
         "questions": len(groups),
         "top_sentence_accuracy": round(right / n, 4),
         "span_f1": round(f1 / n, 4),
         "span_exact": round(exact / n, 4),
         "altered_auc": round(roc_auc(np.array(labels), np.array(scores)), 4),
     }
+    if null_span:
+        metrics["null_span_auc"] = round(roc_auc(np.array(labels), -np.array(null_scores)), 4)
+    return metrics
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -929,7 +939,7 @@ def export(args: argparse.Namespace) -> None:
         with torch.no_grad():
             return tuple(t.numpy() for t in model(*tensors(encoded)))
 
-    metrics = {"torch_fp32": evaluate(torch_scores, tokenizer, valid)}
+    metrics = {"torch_fp32": evaluate(torch_scores, tokenizer, valid, args.null_span)}
     log.info("torch fp32: %s", metrics["torch_fp32"])
 
     fp32 = work / "model-fp32.onnx"
@@ -963,8 +973,8 @@ def export(args: argparse.Namespace) -> None:
 
         return run
 
-    metrics["onnx_fp32"] = evaluate(onnx_scores(fp32), tokenizer, valid)
-    metrics["onnx_int8"] = evaluate(onnx_scores(int8), tokenizer, valid)
+    metrics["onnx_fp32"] = evaluate(onnx_scores(fp32), tokenizer, valid, args.null_span)
+    metrics["onnx_int8"] = evaluate(onnx_scores(int8), tokenizer, valid, args.null_span)
     log.info("onnx fp32: %s", metrics["onnx_fp32"])
     log.info("onnx int8: %s", metrics["onnx_int8"])
     close = all(abs(metrics["onnx_int8"][k] - metrics["onnx_fp32"][k]) <= 0.01 for k in ("top_sentence_accuracy", "span_f1"))
@@ -1006,6 +1016,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sentence-swap-share", type=float, default=0.0, help="share of questions also given a negative with a name or number swapped for another of the same answer sentence")
     parser.add_argument("--role-swap", action="store_true", help="give every question with two names its answer sentence holds a negative with the two swapped ('from Warsaw to Krakow' -> 'from Krakow to Warsaw')")
     parser.add_argument("--who-rewrites", action="store_true", help="add every training question asked of a country, company, party ... again with 'Who' (same sentence and span) as a positive")
+    parser.add_argument("--null-span", action="store_true", help="train the span head on every pair, with [CLS] the span of every negative (a token-level no-answer score)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)

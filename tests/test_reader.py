@@ -215,6 +215,43 @@ def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
     assert (work / "final.pt").is_file()
 
 
+def test_null_span_training_points_negatives_at_cls_and_keeps_the_answer_span() -> None:
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.reader import encode_pairs, load_tokenizer
+
+    sentence = "Denver beat Carolina in Super Bowl 50."
+    batch = [
+        train_reader.Pair("Who beat Carolina?", sentence, "Super Bowl 50", 1, 0, 6),
+        train_reader.Pair("Who beat Carolina?", "It rained all week in Miami before the game.", "Weather", 0, kind="retrieved"),
+    ]
+    torch.manual_seed(0)
+    model = train_reader.build_model()
+    tokenizer = load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json")
+    # Without --null-span a negative has no span target; with it, [CLS] is its span.
+    assert train_reader.batch_loss(model, tokenizer, batch[1:])[2] == 0.0
+    assert train_reader.batch_loss(model, tokenizer, batch[1:], null_span=True)[2] > 0.0
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    for _ in range(15):
+        loss = train_reader.batch_loss(model, tokenizer, batch, null_span=True)[0]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    encoded = encode_pairs(tokenizer, [p.question for p in batch], [p.sentence for p in batch], [p.title for p in batch])
+    first, last = train_reader.span_tokens(encoded, 0, 0, 6)  # "Denver"
+    with torch.no_grad():
+        _, start, end = model(*train_reader.tensors(encoded))
+    allowed = torch.from_numpy(encoded.sentence_mask)
+    allowed[:, 0] = True
+    start = start.masked_fill(~allowed, -1e4)
+    end = end.masked_fill(~allowed, -1e4)
+    assert int(start[1].argmax()) == 0 and int(end[1].argmax()) == 0  # the sentence that does not answer: no answer
+    assert (int(start[0].argmax()), int(end[0].argmax())) == (first, last)
+
+
 def test_averaged_weights_are_the_mean_of_the_stages_and_refuse_other_models(tmp_path: Path) -> None:
     import torch
 
