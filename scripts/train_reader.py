@@ -992,7 +992,7 @@ def export(args: argparse.Namespace) -> None:
         "training": {k: v for k, v in vars(args).items() if k not in ("export", "work_dir", "out")},
         "validation": metrics,
     }
-    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    (out / "config.json").write_text(json.dumps(config, indent=1, default=str) + "\n")
     log.info("shipped %s (%.1f MB) to %s", chosen.name, chosen.stat().st_size / 1e6, out)
 
 
