@@ -23,6 +23,9 @@ Sentences holding the answer text elsewhere are never used as negatives. With --
 questions also come back as positives in other words: a word the question shares with its sentence
 swapped for a close synonym from any training article ("troops" -> "soldiers", "films" -> "movies"),
 so that a question need not repeat the article's words to be answered (news readers paraphrase).
+With --form-share, a shared word comes back in another form of its stem ("backs" -> "backing",
+"accused" -> "accusation"), and with --typo-share with a typing slip ("Rhine" -> "Rhien"): people
+ask in their own word forms and type fast, and neither changes what the sentence answers.
 With --who-rewrites, every training question asked of an agent ("What country borders Egypt ...?")
 comes back as a positive asked with "Who" ("Who borders Egypt ...?"): in the news "who" is as often a
 country, a party or an agency as a person.
@@ -298,6 +301,30 @@ _NOT_SYNONYMS = frozenset(
 )
 SYNONYM_FLOOR = 0.85  # cosine of two single-word MiniLM vectors; below it related words, not synonyms, crowd in
 
+# Endings that change a word's form, not what it asks for ("backs" / "backing", "accused" /
+# "accusation", "atmosphere" / "atmospheric"); longest first. Not "er", "est", "less", "ful", "ness":
+# those change the question ("large" / "largest", "careful" / "careless").
+_FORM_SUFFIXES = tuple(sorted(
+    "ations ation ions ion ments ment ings ing ical ic ies ied ed es al ly s e y".split(), key=len, reverse=True
+))
+FORM_FLOOR = 0.6  # cosine of two forms of one stem as MiniLM embeds them; "station" / "stated" fall below
+
+
+def only_plural_apart(word: str, other: str) -> bool:
+    """The same word, or one the other with "s" or "es" added ("people" / "peoples"): too slight a
+    change of form to teach anything, and a plural can change what is asked."""
+    short, long = sorted((word, other), key=len)
+    return long in (short, short + "s", short + "es")
+
+
+def word_stem(word: str) -> str:
+    """`word` without its longest form ending that leaves four letters or more ("accusation" -> "accus",
+    "accused" -> "accus"); the word itself if none does."""
+    for suffix in _FORM_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
 
 class NearWords:
     """Each word of the articles as the bundled MiniLM embeds it, to find a word's near neighbours in
@@ -327,6 +354,7 @@ class NearWords:
         spread = collections.Counter(w for words in self.article_words.values() for w in words)
         self.common = [w for w in vocabulary if w.islower() and spread[w] >= min(3, len(self.article_words))]
         self.common_vectors = self.vectors[[self.row[w] for w in self.common]] if self.common else np.zeros((0, vectors.shape[1]), np.float32)
+        self.forms: dict[str, list[str]] | None = None  # stem -> common words of that stem, built when first asked
 
     def synonym(self, word: str, excluded: set[str], floor: float = SYNONYM_FLOOR) -> str | None:
         """The nearest common lower-case word to `word` at cosine `floor` or above that is not a form of it
@@ -342,6 +370,23 @@ class NearWords:
             if other[:3] != word[:3] and other not in excluded and other not in _NOT_SYNONYMS and other not in ANTONYMS and same_form(other, word):
                 return other
         return None
+
+    def form(self, word: str, excluded: set[str], floor: float = FORM_FLOOR) -> str | None:
+        """The common lower-case word nearest to `word` that shares its stem (`word_stem`) and is more
+        than its plural or singular, at cosine `floor` or more and none of `excluded`; None for names and
+        when there is none."""
+        if not word.islower() or word not in self.row:
+            return None
+        if self.forms is None:
+            self.forms = collections.defaultdict(list)
+            for w in self.common:
+                self.forms[word_stem(w)].append(w)
+        options = [w for w in self.forms.get(word_stem(word), ()) if w not in excluded and not only_plural_apart(w, word)]
+        if not options:
+            return None
+        similarity = self.vectors[[self.row[w] for w in options]] @ self.vectors[self.row[word]]
+        best = int(np.argmax(similarity))
+        return options[best] if similarity[best] >= floor else None
 
     def neighbours(self, word: str, article: int, excluded: set[str], k: int = 3, floor: float = 0.45) -> list[str]:
         """Up to k words of the article nearest to `word`: same capitalisation and ending, not a form
@@ -396,6 +441,55 @@ def synonym_question(question: Question, corpus: Corpus, near: NearWords, rng: r
     synonym the sentence lacks ("How many troops ..." -> "How many soldiers ..."): the same question
     in other words, still answered by the sentence; None if no word has one."""
     return swap_shared_word(question, corpus, rng, str.islower, near.synonym)
+
+
+def form_question(question: Question, corpus: Corpus, near: NearWords, rng: random.Random) -> str | None:
+    """The question with a lower-case word it shares with the answer sentence swapped for another form
+    of the same stem that the sentence lacks ("Who backing the rebels?" for a sentence saying "backs";
+    "accusation" for "accused"): news questions seldom repeat the article's word forms, and the
+    sentence still answers. The nearest such form of the common words at cosine `FORM_FLOOR` or more;
+    None if no shared word has one."""
+
+    def other_form(word: str, excluded: set[str]) -> str | None:
+        return near.form(word, excluded)
+
+    return swap_shared_word(question, corpus, rng, str.islower, other_form)
+
+
+# Keys next to each other on a QWERTY keyboard: the letter a hurried typist hits instead.
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_NEIGHBOUR_KEYS = {
+    key: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row))
+    for row in _KEYBOARD_ROWS for i, key in enumerate(row)
+}
+
+
+def misspelt(word: str, rng: random.Random) -> str:
+    """`word` with one typing slip after its first letter: a letter dropped, doubled, swapped with the
+    next, or replaced by a neighbouring key ("separatists" -> "separtists", "seperatists")."""
+    i = rng.randrange(1, len(word) - 1)
+    slip = rng.choice(("drop", "double", "swap", "key"))
+    if slip == "drop":
+        return word[:i] + word[i + 1 :]
+    if slip == "double":
+        return word[: i + 1] + word[i:]
+    if slip == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    keys = _NEIGHBOUR_KEYS.get(word[i].lower(), "")
+    return word[:i] + rng.choice(keys) + word[i + 1 :] if keys else word[:i] + word[i + 1 :]
+
+
+def typo_question(question: Question, corpus: Corpus, rng: random.Random) -> str | None:
+    """The question with a typing slip in a word of five letters or more that it shares with the answer
+    sentence ("Where does the Upper Rhine flwo from?"): people type questions fast, SQuAD's crowd
+    workers too, and a misspelt name is not a swapped one — the sentence still answers. None if no
+    shared word is long enough or the slip makes a word the sentence or question holds."""
+
+    def slipped(word: str, excluded: set[str]) -> str | None:
+        typed = misspelt(word, rng)
+        return typed if typed != word and typed.lower() not in excluded else None
+
+    return swap_shared_word(question, corpus, rng, lambda word: len(word) >= 5, slipped)
 
 
 # "What country borders Egypt?" -> "Who borders Egypt?": the answering noun is an agent (a country, a
@@ -563,6 +657,8 @@ def make_pairs(
     vocabulary: frozenset[str] = frozenset(),
     sentence_swap_share: float = 0.0,
     role_swap: bool = False,
+    form_share: float = 0.0,
+    typo_share: float = 0.0,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -612,6 +708,14 @@ def make_pairs(
             reworded = synonym_question(q, corpus, synonyms, rng)
             if reworded:
                 pairs.append(Pair(reworded, sentence, q.title, 1, q.answer_start, q.answer_end, "synonym"))
+        def reworded(text: str | None, kind: str) -> None:  # the same question in other words: still a positive
+            if text:
+                pairs.append(Pair(text, sentence, q.title, 1, q.answer_start, q.answer_end, kind))
+
+        if synonyms is not None and drawn(form_share):
+            reworded(form_question(q, corpus, synonyms, rng), "form")
+        if drawn(typo_share):
+            reworded(typo_question(q, corpus, rng), "typo")
         if drawn(prefix_antonym_share):
             altered(prefix_antonym_question(q, corpus, vocabulary, rng), "prefix-antonym")
         if drawn(sentence_swap_share):
@@ -844,13 +948,13 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     all_train_questions = train_questions
     train_questions = train_questions[args.skip_questions : args.skip_questions + args.questions]
     valid_questions = valid_questions[: args.validation_questions]
-    wants_words = args.near_word or args.synonym_share > 0
+    wants_words = args.near_word or args.synonym_share > 0 or args.form_share > 0
     near = NearWords(corpus, {corpus.article_of[q.paragraph] for q in train_questions}) if training and wants_words else None
     pairs = make_pairs(
         corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
         near if args.near_word else None, args.synonym_share, near,
         args.prefix_antonym_share, article_vocabulary(corpus) if args.prefix_antonym_share else frozenset(),
-        args.sentence_swap_share, args.role_swap,
+        args.sentence_swap_share, args.role_swap, args.form_share, args.typo_share,
     ) if training else []
     if training and args.who_rewrites:
         # Few questions qualify (about 1 in 100), so every training question is drawn on, not only this stage's.
@@ -1011,6 +1115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
     parser.add_argument("--near-word", action="store_true", help="give every question a near-word negative where one qualifies (a shared word swapped for its nearest neighbour in the article)")
     parser.add_argument("--synonym-share", type=float, default=0.0, help="share of questions also given as a positive in other words (a shared word swapped for a close synonym)")
+    parser.add_argument("--form-share", type=float, default=0.0, help="share of questions also given as a positive with a shared word in another form of its stem ('backs' -> 'backing')")
+    parser.add_argument("--typo-share", type=float, default=0.0, help="share of questions also given as a positive with a typing slip in a shared word ('Rhine' -> 'Rhien')")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
     parser.add_argument("--prefix-antonym-share", type=float, default=0.0, help="share of questions also given a negative with a shared word turned into its opposite by a prefix or suffix ('significant' -> 'insignificant')")
     parser.add_argument("--sentence-swap-share", type=float, default=0.0, help="share of questions also given a negative with a name or number swapped for another of the same answer sentence")

@@ -422,3 +422,45 @@ def test_chat_shows_the_short_answer_in_bold_inside_the_highlighted_sentence(see
     assert answer.short_answer
     html = format_answer(answer, articles=lambda article_id: seed_qa.article(article_id).text)
     assert re.search(rf"<mark>[^<]*<strong>{re.escape(escape(answer.short_answer))}</strong>[^<]*</mark>", html)
+
+
+def test_form_and_typo_positives_keep_the_question_and_its_answer_span() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.lexical import LexicalIndex
+
+    assert train_reader.word_stem("accusation") == train_reader.word_stem("accused") == "accus"
+    assert train_reader.word_stem("largest") != train_reader.word_stem("large")  # "est" asks something else
+    context = "Since 2008, Russia has provided military backing to the separatist territories. Moscow backs them."
+    articles = [
+        {"title": "Georgia", "paragraphs": [{"context": context, "qas": [
+            {"question": "Which country has provided backing to the separatist territories?", "answers": [{"text": "Russia", "answer_start": 12}]}]}]},
+        {"title": "Rebels", "paragraphs": [{"context": "Iran backs the rebels. Its backing provided weapons to the rebels.", "qas": []}]},
+        {"title": "Clubs", "paragraphs": [{"context": "Sponsors backs the clubs. The league provided backs for the clubs.", "qas": []}]},
+    ]
+    corpus = train_reader.build_corpus(articles)
+    words = train_reader.NearWords(corpus, {0, 1, 2})
+    question = corpus.questions[0]
+    # "backing" comes back as "backs" (a common word of the same stem); "provided" has no other form here
+    assert words.form("backing", excluded=set()) == "backs"
+    assert words.form("provided", excluded=set()) is None
+    assert words.form("Russia", excluded=set()) is None  # names keep their form
+    assert train_reader.only_plural_apart("territory", "territorys") and not train_reader.only_plural_apart("backs", "backing")
+    assert train_reader.form_question(question, corpus, words, random.Random(0)) == "Which country has provided backs to the separatist territories?"
+    for seed in range(20):
+        typed = train_reader.typo_question(question, corpus, random.Random(seed))
+        before, after = question.question.split(), typed.split()
+        changed = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(before) == len(after) and len(changed) == 1, typed
+        old, new = (word.strip("?") for word in changed[0])
+        assert old in context and len(old) >= 5 and new[0] == old[0] and abs(len(new) - len(old)) <= 1
+    lexical = LexicalIndex.build(corpus.sentences)
+    pairs = train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, synonyms=words, form_share=1.0, typo_share=1.0)
+    positive = next(p for p in pairs if p.kind == "positive")
+    for kind in ("form", "typo"):
+        reworded = next(p for p in pairs if p.kind == kind)
+        assert reworded.label == 1 and reworded.sentence == positive.sentence and reworded.question != positive.question
+        assert reworded.sentence[reworded.answer_start : reworded.answer_end] == "Russia"
+    assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, synonyms=words) == [p for p in pairs if p.kind not in ("form", "typo")]
