@@ -449,11 +449,7 @@ def form_question(question: Question, corpus: Corpus, near: NearWords, rng: rand
     "accusation" for "accused"): news questions seldom repeat the article's word forms, and the
     sentence still answers. The nearest such form of the common words at cosine `FORM_FLOOR` or more;
     None if no shared word has one."""
-
-    def other_form(word: str, excluded: set[str]) -> str | None:
-        return near.form(word, excluded)
-
-    return swap_shared_word(question, corpus, rng, str.islower, other_form)
+    return swap_shared_word(question, corpus, rng, str.islower, near.form)
 
 
 # Keys next to each other on a QWERTY keyboard: the letter a hurried typist hits instead.
