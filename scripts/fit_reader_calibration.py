@@ -203,6 +203,12 @@ def evaluate_fold_outcomes(outcomes: list[dict], confidence: np.ndarray, questio
         "answer_rate_answerable": float(np.mean(answered[~impossible])),
         "ece": ece,
         "mean_words": float(np.mean([o["words"] for o, a in zip(outcomes, answered) if a] or [0])),
+        # Where SQuAD2-style accuracy is lost (shares of all questions), and what refusing exactly the
+        # wrong answers would score with the same answers: how much is the answer, how much the refusal.
+        "lost_unanswerable_answered": float(np.mean(impossible & answered)),
+        "lost_answerable_refused_though_right": float(np.mean(~impossible & ~answered & right)),
+        "lost_answerable_wrong": float(np.mean(~impossible & ~right)),
+        "accuracy_with_perfect_refusal": float(np.mean(impossible | right)),
         "reliability": table,
     }
 
