@@ -955,20 +955,19 @@ def weights_from_onnx(path: Path, model) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(found[k])) if k in found else v for k, v in state.items()}
 
 
-def load_weights(path: Path | str, model) -> dict:
-    """A stage's weights: a final.pt, or an exported model.onnx (weights_from_onnx)."""
+def load_weights(path: Path | str, model=None) -> dict:
+    """A stage's weights: a final.pt, or an exported model.onnx read into `model` (weights_from_onnx;
+    a 6-layer reader when none is given)."""
     import torch
 
-    return weights_from_onnx(Path(path), model) if str(path).endswith(".onnx") else torch.load(path)
+    return weights_from_onnx(Path(path), model or build_model()) if str(path).endswith(".onnx") else torch.load(path)
 
 
 def average_weights(paths: list[Path]) -> dict:
     """The element-wise mean of several state dicts of the same model (integer buffers taken from the
     last). Two stages of one line of training, averaged, keep what each learnt: stage 9 alone grew more
     cautious on paraphrased questions than stage 8, the average of the two did not (README: Training)."""
-    import torch
-
-    states = [load_weights(path, build_model()) if str(path).endswith(".onnx") else torch.load(path) for path in paths]
+    states = [load_weights(path) for path in paths]
     if any(state.keys() != states[0].keys() for state in states):
         raise ValueError("the weights to average are of different models")
     return {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype) if states[0][k].is_floating_point() else states[-1][k] for k in states[0]}
