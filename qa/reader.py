@@ -9,7 +9,9 @@ once. Ours is all-MiniLM-L6-v2 (the only weights this offline machine has) fine-
 - start and end logits per token: where in the sentence is the short answer?
 
 Input: `[CLS] question [SEP] sentence [SEP] title [SEP]` (the article's title gives a sentence that
-says "he" or "the city" its subject). The model ships int8-quantised ONNX in `qa/models/reader/`
+says "he" or "the city" its subject). A reader trained on passages too (its `config.json` has
+`passage_input`) also reads `[CLS] question [SEP] passage [SEP] title [SEP]`: the whole passage around
+the chosen sentence, whose relevance and no-answer ([CLS]) span feed the confidence. The model ships int8-quantised ONNX in `qa/models/reader/`
 with its tokenizer; it runs with onnxruntime and the `tokenizers` library, no torch. The encoding
 below is shared with the training script, so training and inference see identical inputs.
 """
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).parent / "models" / "reader"
 MAX_LENGTH = 128  # word pieces of question + sentence + title
+PASSAGE_MAX_LENGTH = 320  # word pieces of question + passage + title (passages hold at most 200)
 MAX_QUESTION_TOKENS = 48
 MAX_TITLE_CHARS = 80
 MAX_ANSWER_TOKENS = 24
@@ -56,13 +59,25 @@ class SentenceReading:
     span_score: float  # start + end logit of that span
 
 
-def load_tokenizer(path: Path | str):
+@dataclass(frozen=True)
+class PassageReading:
+    """What a passage-trained reader says of a question and the whole passage around a chosen sentence:
+    SQuAD 2.0's unanswerable questions are written against a paragraph, and the sentences around the one
+    that looks like the answer can show that it is not."""
+
+    relevance: float  # logit: does the passage answer the question?
+    null_score: float  # start + end logit of [CLS]: "no answer in this passage"
+    best_span_score: float  # the best span anywhere in the passage
+    focus_span_score: float  # the best span inside the chosen sentence (-inf if none fits)
+
+
+def load_tokenizer(path: Path | str, max_length: int = MAX_LENGTH):
     """The model's WordPiece tokenizer, set up for pairs: no padding, the sentence side truncated."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_LENGTH, strategy="only_second")
+    tokenizer.enable_truncation(max_length=max_length, strategy="only_second")
     return tokenizer
 
 
@@ -163,6 +178,9 @@ class Reader:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
+        # Only a model trained on passages too (train_reader.py --passage-share) reads them.
+        self.reads_passages = "passage_input" in self.config
+        self.passage_tokenizer = load_tokenizer(model_dir / "tokenizer.json", PASSAGE_MAX_LENGTH) if self.reads_passages else None
 
     def read(self, question: str, sentences: Sequence[str], titles: Sequence[str]) -> list[SentenceReading]:
         if not sentences:
@@ -175,6 +193,18 @@ class Reader:
             s, e = snap_to_words(sentence, s, e) if e > s else (s, e)
             readings.append(SentenceReading(float(r), s, e, score))
         return readings
+
+    def read_passage(self, question: str, passage: str, title: str, focus: tuple[int, int]) -> PassageReading:
+        """Read the question with a whole passage; `focus` is the chosen sentence's [start, end) in it."""
+        if self.passage_tokenizer is None:
+            raise ValueError(f"the reader in {self.model_dir} was not trained on passages")
+        encoded = encode_pairs(self.passage_tokenizer, question, [passage], [title])
+        relevance, start_logits, end_logits = self.run(encoded)
+        null = float(start_logits[0, 0] + end_logits[0, 0])
+        best = best_spans(start_logits, end_logits, encoded)[0][2]
+        inside = encoded.sentence_mask[0] & (encoded.offsets[0, :, 0] >= focus[0]) & (encoded.offsets[0, :, 1] <= focus[1])
+        focused = EncodedPairs(encoded.input_ids, encoded.attention_mask, encoded.token_type_ids, inside[None, :], encoded.offsets)
+        return PassageReading(float(relevance[0]), null, best, best_spans(start_logits, end_logits, focused)[0][2])
 
     def run(self, encoded: EncodedPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feeds = {

@@ -29,6 +29,12 @@ ask in their own word forms and type fast, and neither changes what the sentence
 With --who-rewrites, every training question asked of an agent ("What country borders Egypt ...?")
 comes back as a positive asked with "Who" ("Who borders Egypt ...?"): in the news "who" is as often a
 country, a party or an agency as a person.
+With --passage-share, some questions also come as passage pairs: the question with the whole window
+of its paragraph around the answer sentence (at most 200 word pieces, like qa's passages) and the
+answer's span in it; the same window with one altered question (no answer: [CLS]); and the window
+around the sentence BM25 ranks highest in another paragraph. SQuAD 2.0's unanswerable questions are
+written against a paragraph, so a reader that sees the sentences around the likely answer may
+refuse them better (qa.reader.Reader.read_passage; the confidence's passage features).
 
 CPU-only, seeded, resumable: checkpoints go to --work-dir every --checkpoint-every steps (and when
 --max-minutes runs out); running the same command again continues where it stopped. The plan:
@@ -62,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.lexical import LexicalIndex, terms  # noqa: E402
 from qa.passages import sentences as split_sentences  # noqa: E402
-from qa.reader import MODEL_DIR, EncodedPairs, best_spans, encode_pairs, load_tokenizer, snap_to_words  # noqa: E402
+from qa.reader import MODEL_DIR, PASSAGE_MAX_LENGTH, EncodedPairs, best_spans, encode_pairs, load_tokenizer, snap_to_words  # noqa: E402
 
 log = logging.getLogger("train_reader")
 
@@ -721,6 +727,102 @@ def make_pairs(
     return pairs
 
 
+PASSAGE_TOKENS = 200  # word pieces of a passage window: what qa's passages hold at most (qa/passages.py)
+
+
+class PassageWindows:
+    """Windows of whole sentences of one paragraph around a chosen sentence, at most PASSAGE_TOKENS word
+    pieces: the passages qa retrieves are at most that long, and a SQuAD paragraph sometimes is longer."""
+
+    def __init__(self, corpus: Corpus, tokenizer) -> None:
+        from tokenizers import Tokenizer
+
+        self.corpus = corpus
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy that counts whole sentences
+        self.tokenizer.no_truncation()
+        self.lengths: dict[int, int] = {}
+
+    def length(self, s: int) -> int:
+        if s not in self.lengths:
+            self.lengths[s] = len(self.tokenizer.encode(self.corpus.sentences[s], add_special_tokens=False).ids)
+        return self.lengths[s]
+
+    def around(self, sentence: int) -> tuple[str, int]:
+        """The window's text (sentences joined by a space) and where `sentence` starts in it."""
+        ids = list(self.corpus.paragraph_sentences[self.corpus.sentence_paragraph[sentence]])
+        centre = ids.index(sentence)
+        first = last = centre
+        used = self.length(sentence)
+        while True:  # add the nearer neighbour that still fits, until none does
+            sides = [i for i in (first - 1, last + 1) if 0 <= i < len(ids) and used + self.length(ids[i]) <= PASSAGE_TOKENS]
+            if not sides:
+                break
+            side = min(sides, key=lambda i: (abs(i - centre), i))
+            used += self.length(ids[side])
+            first, last = min(first, side), max(last, side)
+        texts = [self.corpus.sentences[i] for i in ids[first : last + 1]]
+        offset = sum(len(t) + 1 for t in texts[: centre - first])
+        return " ".join(texts), offset
+
+
+def altered_questions(
+    question: Question, corpus: Corpus, rng: random.Random, near: NearWords | None, vocabulary: frozenset[str]
+) -> list[tuple[str, str]]:
+    """Every kind of altered question (kind, text) this question yields: the negatives of make_pairs."""
+    made = [
+        ("altered", altered_question(question, corpus, rng)),
+        ("altered-word", word_swapped_question(question, corpus, rng)),
+        ("negated", negated_question(question, corpus)),
+        ("antonym", antonym_question(question, corpus, rng)),
+        ("near-word", near_word_question(question, corpus, near, rng) if near is not None else None),
+        ("prefix-antonym", prefix_antonym_question(question, corpus, vocabulary, rng) if vocabulary else None),
+        ("sentence-swap", sentence_swap_question(question, corpus, rng)),
+        ("role-swap", role_swap_question(question, corpus)),
+    ]
+    return [(kind, text) for kind, text in made if text]
+
+
+def passage_pairs(
+    corpus: Corpus,
+    questions: list[Question],
+    lexical: LexicalIndex,
+    rng: random.Random,
+    windows: PassageWindows,
+    near: NearWords | None = None,
+    vocabulary: frozenset[str] = frozenset(),
+    altered_per_question: int = 1,
+) -> list[Pair]:
+    """Pairs of a question and a whole passage (kinds "passage", "passage-retrieved", "passage-<altered
+    kind>"): the passage around the answer sentence with the answer's span in it; the same passage with
+    altered questions it no longer answers; and the passage around the sentence BM25 ranks highest in
+    another paragraph. SQuAD 2.0's unanswerable questions are written against a paragraph: whether one
+    is answered can take the sentences around the one that looks like the answer."""
+    pairs: list[Pair] = []
+    for q in questions:
+        answer = normalise(q.answer)
+        text, offset = windows.around(q.sentence)
+        pairs.append(Pair(q.question, text, q.title, 1, offset + q.answer_start, offset + q.answer_end, "passage"))
+        altered = altered_questions(q, corpus, rng, near, vocabulary)
+        for kind, question in rng.sample(altered, min(altered_per_question, len(altered))):
+            pairs.append(Pair(question, text, q.title, 0, kind=f"passage-{kind}"))
+        scores = lexical.scores(q.question)
+        top = np.argpartition(-scores, 12)[:12] if len(scores) > 12 else np.arange(len(scores))
+        for s in top[np.argsort(-scores[top])]:
+            s = int(s)
+            if corpus.sentence_paragraph[s] == q.paragraph:
+                continue
+            other, _ = windows.around(s)
+            if answer in normalise(other):
+                continue
+            pairs.append(Pair(q.question, other, corpus.titles[corpus.sentence_paragraph[s]], 0, kind="passage-retrieved"))
+            break
+    return pairs
+
+
+def is_passage(pair: Pair) -> bool:
+    return pair.kind.startswith("passage")
+
+
 def span_tokens(encoded: EncodedPairs, row: int, start: int, end: int) -> tuple[int, int]:
     """Token positions of the answer's first and last word piece; (-1, -1) if truncated away."""
     inside = np.flatnonzero(encoded.sentence_mask[row])
@@ -732,12 +834,12 @@ def span_tokens(encoded: EncodedPairs, row: int, start: int, end: int) -> tuple[
     return int(first[0]), int(last[-1])
 
 
-def batches(pairs: list[Pair], tokenizer, batch_size: int, seed: int) -> list[list[int]]:
+def batches(pairs: list[Pair], tokenizer, batch_size: int, seed: int, passage_tokenizer=None) -> list[list[int]]:
     """Length-bucketed batches in a seeded random order (less padding, same data every run)."""
     rng = random.Random(seed)
     order = list(range(len(pairs)))
     rng.shuffle(order)
-    lengths = [len(tokenizer.encode(pairs[i].question, pairs[i].sentence).ids) for i in order]
+    lengths = [len(tokenizer_for([pairs[i]], tokenizer, passage_tokenizer).encode(pairs[i].question, pairs[i].sentence).ids) for i in order]
     chunk = batch_size * 50
     result = []
     for c in range(0, len(order), chunk):
@@ -794,7 +896,16 @@ def tensors(encoded: EncodedPairs):
     )
 
 
-def batch_loss(model, tokenizer, batch: list[Pair], null_span: bool = False):
+def tokenizer_for(batch: list[Pair], tokenizer, passage_tokenizer=None):
+    """The passage tokenizer (longer truncation) for a batch holding passages, else the sentence one."""
+    return passage_tokenizer if passage_tokenizer is not None and any(is_passage(p) for p in batch) else tokenizer
+
+
+def encode_batch(batch: list[Pair], tokenizer, passage_tokenizer=None) -> EncodedPairs:
+    return encode_pairs(tokenizer_for(batch, tokenizer, passage_tokenizer), [p.question for p in batch], [p.sentence for p in batch], [p.title for p in batch])
+
+
+def batch_loss(model, tokenizer, batch: list[Pair], null_span: bool = False, passage_tokenizer=None):
     """Relevance loss on every pair, and a span loss: over the positives' sentence tokens only, or with
     `null_span` over every pair with [CLS] as one more choice, the target of every negative (SQuAD 2.0
     readers' "no answer" span). The second makes start[CLS] + end[CLS] a no-answer score from token-level
@@ -802,7 +913,7 @@ def batch_loss(model, tokenizer, batch: list[Pair], null_span: bool = False):
     import torch
     import torch.nn.functional as F
 
-    encoded = encode_pairs(tokenizer, [p.question for p in batch], [p.sentence for p in batch], [p.title for p in batch])
+    encoded = encode_batch(batch, tokenizer, passage_tokenizer)
     relevance, start, end = model(*tensors(encoded))
     labels = torch.tensor([float(p.label) for p in batch])
     rank_loss = F.binary_cross_entropy_with_logits(relevance, labels)
@@ -837,6 +948,7 @@ def train(args: argparse.Namespace) -> Path:
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(Path(model_path()) / "tokenizer.json")
+    passage_tokenizer = load_tokenizer(Path(model_path()) / "tokenizer.json", PASSAGE_MAX_LENGTH)
 
     pairs_file = work / "pairs.json"
     if pairs_file.exists():
@@ -845,7 +957,7 @@ def train(args: argparse.Namespace) -> Path:
     else:
         pairs = prepare(args, tokenizer)[0]
         pairs_file.write_text(json.dumps([asdict(p) for p in pairs]))
-    plan = batches(pairs, tokenizer, args.batch_size, args.seed)
+    plan = batches(pairs, tokenizer, args.batch_size, args.seed, passage_tokenizer)
     total_steps = len(plan) * args.epochs
     log.info("%d pairs, %d steps of %d (epochs %d)", len(pairs), total_steps, args.batch_size, args.epochs)
 
@@ -888,7 +1000,7 @@ def train(args: argparse.Namespace) -> Path:
     done_at_start = step
     while step < total_steps:
         batch = [pairs[i] for i in plan[step % len(plan)]]
-        loss, rank_loss, span_loss = batch_loss(model, tokenizer, batch, args.null_span)
+        loss, rank_loss, span_loss = batch_loss(model, tokenizer, batch, args.null_span, passage_tokenizer)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -990,18 +1102,26 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     valid_questions = valid_questions[: args.validation_questions]
     wants_words = args.near_word or args.synonym_share > 0 or args.form_share > 0
     near = NearWords(corpus, {corpus.article_of[q.paragraph] for q in train_questions}) if training and wants_words else None
+    vocabulary = article_vocabulary(corpus) if args.prefix_antonym_share or args.passage_share else frozenset()
     pairs = make_pairs(
         corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
         near if args.near_word else None, args.synonym_share, near,
-        args.prefix_antonym_share, article_vocabulary(corpus) if args.prefix_antonym_share else frozenset(),
+        args.prefix_antonym_share, vocabulary if args.prefix_antonym_share else frozenset(),
         args.sentence_swap_share, args.role_swap, args.form_share, args.typo_share,
     ) if training else []
     if training and args.who_rewrites:
         # Few questions qualify (about 1 in 100), so every training question is drawn on, not only this stage's.
         pairs += agent_who_pairs(corpus, all_train_questions)
+    windows = PassageWindows(corpus, tokenizer)
+    if training and args.passage_share:
+        # Their own random stream: the sentence pairs stay exactly those of the same run without passages.
+        reading = train_questions[: round(args.passage_share * len(train_questions))]
+        pairs += passage_pairs(corpus, reading, lexical, random.Random(args.seed + 2), windows, near, vocabulary)
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
+    if args.passage_share:
+        valid += passage_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 3), windows)
     return pairs, valid, corpus, valid_questions
 
 
@@ -1017,9 +1137,12 @@ def validation_groups(valid: list[Pair]) -> list[list[Pair]]:
     return [g for g in groups.values() if g[0].label == 1]
 
 
-def evaluate(score_batch, tokenizer, valid: list[Pair], null_span: bool = False) -> dict[str, float]:
+def evaluate(score_batch, tokenizer, valid: list[Pair], null_span: bool = False, passage_tokenizer=None) -> dict[str, float]:
     """Top-sentence accuracy among each question's candidates, span F1 and exact match on the
-    positive, and ROC AUC of relevance: positives vs altered questions (the SQuAD 2.0 kind of no)."""
+    positive, and ROC AUC of relevance: positives vs altered questions (the SQuAD 2.0 kind of no);
+    with passage pairs, the same of passages (evaluate_passages)."""
+    passages = [p for p in valid if is_passage(p)]
+    valid = [p for p in valid if not is_passage(p)]
     groups = validation_groups(valid)
     right, f1, exact = 0, 0.0, 0.0
     for group in groups:
@@ -1052,7 +1175,44 @@ def evaluate(score_batch, tokenizer, valid: list[Pair], null_span: bool = False)
     }
     if null_span:
         metrics["null_span_auc"] = round(roc_auc(np.array(labels), -np.array(null_scores)), 4)
+    if passages and passage_tokenizer is not None:
+        metrics.update(evaluate_passages(score_batch, passage_tokenizer, passages))
     return metrics
+
+
+def evaluate_passages(score_batch, tokenizer, pairs: list[Pair]) -> dict[str, float]:
+    """Of passage pairs: how often the answer's passage outscores the retrieved one, span F1 of the best
+    span in the answer's passage, and ROC AUC of relevance and of the [CLS] span (no answer), answer
+    passages vs the same passages with altered questions."""
+    relevance, null, spans = [], [], []
+    for chunk_start in range(0, len(pairs), 32):
+        chunk = pairs[chunk_start : chunk_start + 32]
+        encoded = encode_pairs(tokenizer, [p.question for p in chunk], [p.sentence for p in chunk], [p.title for p in chunk])
+        rel, start, end = score_batch(encoded)
+        relevance.extend(rel.tolist())
+        null.extend((start[:, 0] + end[:, 0]).tolist())
+        spans.extend(best_spans(start, end, encoded))
+    f1, better, positives, retrieved = 0.0, 0, 0, 0
+    positive_of: dict[str, float] = {}
+    for p, r, (s, e, _) in zip(pairs, relevance, spans):
+        if p.kind == "passage":
+            s, e = snap_to_words(p.sentence, s, e) if e > s else (s, e)
+            f1 += span_f1(p.sentence[s:e], p.sentence[p.answer_start : p.answer_end])
+            positives += 1
+            positive_of[p.question] = r
+    for p, r in zip(pairs, relevance):
+        if p.kind == "passage-retrieved" and p.question in positive_of:
+            retrieved += 1
+            better += int(positive_of[p.question] > r)
+    altered = [i for i, p in enumerate(pairs) if p.kind == "passage" or (p.kind.startswith("passage-") and p.kind != "passage-retrieved")]
+    labels = np.array([pairs[i].label for i in altered])
+    return {
+        "passage_questions": positives,
+        "passage_over_retrieved": round(better / (retrieved or 1), 4),
+        "passage_span_f1": round(f1 / (positives or 1), 4),
+        "passage_altered_auc": round(roc_auc(labels, np.array([relevance[i] for i in altered])), 4),
+        "passage_null_auc": round(roc_auc(labels, -np.array([null[i] for i in altered])), 4),
+    }
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -1112,7 +1272,8 @@ def export(args: argparse.Namespace) -> None:
         with torch.no_grad():
             return tuple(t.numpy() for t in model(*tensors(encoded)))
 
-    metrics = {"torch_fp32": evaluate(torch_scores, tokenizer, valid, args.null_span)}
+    passage_tokenizer = load_tokenizer(Path(model_path()) / "tokenizer.json", PASSAGE_MAX_LENGTH)
+    metrics = {"torch_fp32": evaluate(torch_scores, tokenizer, valid, args.null_span, passage_tokenizer)}
     log.info("torch fp32: %s", metrics["torch_fp32"])
 
     fp32 = work / "model-fp32.onnx"
@@ -1130,8 +1291,8 @@ def export(args: argparse.Namespace) -> None:
 
         return run
 
-    metrics["onnx_fp32"] = evaluate(onnx_scores(fp32), tokenizer, valid, args.null_span)
-    metrics["onnx_int8"] = evaluate(onnx_scores(int8), tokenizer, valid, args.null_span)
+    metrics["onnx_fp32"] = evaluate(onnx_scores(fp32), tokenizer, valid, args.null_span, passage_tokenizer)
+    metrics["onnx_int8"] = evaluate(onnx_scores(int8), tokenizer, valid, args.null_span, passage_tokenizer)
     log.info("onnx fp32: %s", metrics["onnx_fp32"])
     log.info("onnx int8: %s", metrics["onnx_int8"])
     close = all(abs(metrics["onnx_int8"][k] - metrics["onnx_fp32"][k]) <= 0.01 for k in ("top_sentence_accuracy", "span_f1"))
@@ -1145,6 +1306,7 @@ def export(args: argparse.Namespace) -> None:
         "layers": args.layers or 6,
         "quantised": "int8 (dynamic: linear layers per channel with reduced range, embeddings per tensor; span head fp32)" if close else "none (fp32)",
         "input": "[CLS] question [SEP] sentence [SEP] title [SEP]",
+        **({"passage_input": "[CLS] question [SEP] passage [SEP] title [SEP]", "passage_max_length": PASSAGE_MAX_LENGTH} if args.passage_share else {}),
         "outputs": ["relevance logit per row", "start logits per token", "end logits per token"],
         "training": {k: v for k, v in vars(args).items() if k not in ("export", "work_dir", "out")},
         "validation": metrics,
@@ -1175,6 +1337,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sentence-swap-share", type=float, default=0.0, help="share of questions also given a negative with a name or number swapped for another of the same answer sentence")
     parser.add_argument("--role-swap", action="store_true", help="give every question with two names its answer sentence holds a negative with the two swapped ('from Warsaw to Krakow' -> 'from Krakow to Warsaw')")
     parser.add_argument("--who-rewrites", action="store_true", help="add every training question asked of a country, company, party ... again with 'Who' (same sentence and span) as a positive")
+    parser.add_argument("--passage-share", type=float, default=0.0, help="share of questions also given as passage pairs: the question with the passage around its answer sentence (and its span), with an altered question, and with the passage of another paragraph BM25 ranks high")
     parser.add_argument("--null-span", action="store_true", help="train the span head on every pair, with [CLS] the span of every negative (a token-level no-answer score)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
