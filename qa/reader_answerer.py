@@ -39,7 +39,7 @@ from .answering import (
     sentence_title,
     ranker_logits,
 )
-from .reader import MODEL_DIR, Reader
+from .reader import MODEL_DIR, PassageReading, Reader
 from .retrieval import RankedPassage
 from .store import Snapshot
 from .types import Answer
@@ -67,6 +67,10 @@ READER_CONFIDENCE_FEATURES = (
     "span_score",
     "span_words",
 )
+# With a reader trained on passages too: the chosen sentence's passage read as a whole with the question
+# (qa.reader.PassageReading): its relevance, and the best answer span's margin over "no answer" ([CLS])
+# in the passage and inside the chosen sentence.
+PASSAGE_CONFIDENCE_FEATURES = ("passage_relevance", "passage_answer_margin", "sentence_answer_margin")
 UNREAD_RELEVANCE = -10.0
 # A short answer is only worth showing when it is shorter than this share of its sentence.
 MAX_SHORT_SHARE = 0.8
@@ -83,11 +87,13 @@ class ReaderCalibration:
     threshold: float = 1 / 3
     extra_min_probability: float = 0.25  # a runner-up pads the answer if its choice probability reaches this
     notes: dict = field(default_factory=dict, compare=False)
+    passages: bool = False  # the confidence reads the chosen sentence's passage (PASSAGE_CONFIDENCE_FEATURES)
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "ReaderCalibration":
         data = json.loads(Path(path).read_text())
-        if tuple(data["selection_features"]) != SELECTION_FEATURES or tuple(data["confidence_features"]) != confidence_feature_names():
+        names = tuple(data["confidence_features"])
+        if tuple(data["selection_features"]) != SELECTION_FEATURES or names not in (confidence_feature_names(False), confidence_feature_names(True)):
             raise ValueError(f"{path} was fitted for other features; run scripts/fit_reader_calibration.py")
         return cls(
             tuple(data["selection"]),
@@ -96,13 +102,14 @@ class ReaderCalibration:
             data["threshold"],
             data["extra_min_probability"],
             data.get("notes", {}),
+            names == confidence_feature_names(True),
         )
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         data = {
             "selection_features": list(SELECTION_FEATURES),
             "selection": [round(float(w), 6) for w in self.selection],
-            "confidence_features": list(confidence_feature_names()),
+            "confidence_features": list(confidence_feature_names(self.passages)),
             "confidence": [round(float(w), 6) for w in self.confidence],
             "confidence_bias": round(float(self.confidence_bias), 6),
             "threshold": round(float(self.threshold), 4),
@@ -112,8 +119,8 @@ class ReaderCalibration:
         Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
-def confidence_feature_names() -> tuple[str, ...]:
-    return READER_CONFIDENCE_FEATURES + CONFIDENCE_FEATURES
+def confidence_feature_names(passages: bool = False) -> tuple[str, ...]:
+    return READER_CONFIDENCE_FEATURES + CONFIDENCE_FEATURES + (PASSAGE_CONFIDENCE_FEATURES if passages else ())
 
 
 @dataclass
@@ -127,6 +134,9 @@ class Reading:
     span_start: np.ndarray  # character offsets of the short answer in the sentence
     span_end: np.ndarray
     span_score: np.ndarray
+    question: str = ""  # as the reader read it
+    # What the reader said of a whole passage, by (passage rank, chosen candidate): read once, when needed.
+    passages: dict[tuple[int, int], PassageReading] = field(default_factory=dict)
 
     def selection_features(self) -> np.ndarray:
         """Rows: candidates; columns: SELECTION_FEATURES."""
@@ -183,6 +193,8 @@ class ReaderAnswerer:
         self.reader = reader or Reader()
         self.calibration = calibration if calibration is not None else ReaderCalibration.load()
         self.max_read = max_read
+        if self.calibration.passages and not self.reader.reads_passages:
+            raise ValueError(f"the calibration reads passages, but the reader in {self.reader.model_dir} was not trained on them")
 
     @property
     def threshold(self) -> float:
@@ -210,7 +222,7 @@ class ReaderAnswerer:
                 read[i] = True
                 relevance[i] = reading.relevance
                 span_start[i], span_end[i], span_score[i] = reading.span_start, reading.span_end, reading.span_score
-        return Reading(found, ranker, read, relevance, span_start, span_end, span_score)
+        return Reading(found, ranker, read, relevance, span_start, span_end, span_score, question)
 
     def choice_scores(self, reading: Reading) -> np.ndarray:
         """Per candidate, the choice model's score (a softmax over them gives each sentence's
@@ -239,7 +251,25 @@ class ReaderAnswerer:
             ],
             dtype=np.float32,
         )
-        return best, np.concatenate([own, confidence_features(reading.found, reading.ranker, best, ranked)])
+        row = np.concatenate([own, confidence_features(reading.found, reading.ranker, best, ranked)])
+        if self.calibration.passages:
+            passage = self.passage_reading(snapshot, reading, best, ranked)
+            margins = [passage.best_span_score - passage.null_score, passage.focus_span_score - passage.null_score]
+            row = np.concatenate([row, np.array([passage.relevance, *(m if np.isfinite(m) else -20.0 for m in margins)], np.float32)])
+        return best, row
+
+    def passage_reading(self, snapshot: Snapshot, reading: Reading, best: int, ranked: list[RankedPassage]) -> PassageReading:
+        """The reader on the whole passage of candidate `best`, with that sentence in focus (cached on `reading`)."""
+        rank = int(reading.found.passage_ranks[best])
+        key = (rank, int(reading.found.sentence_ids[best]))
+        if key not in reading.passages:
+            passage_id = ranked[rank].passage_id
+            article, p_start = snapshot.passage_row(passage_id)[:2]
+            s_start, s_end = snapshot.sentence_row(key[1])[1:3]
+            reading.passages[key] = self.reader.read_passage(
+                reading.question, snapshot.passage_text(passage_id), snapshot.articles[article].title, (s_start - p_start, s_end - p_start)
+            )
+        return reading.passages[key]
 
     def confidence_of(self, row: np.ndarray) -> float:
         c = self.calibration

@@ -110,7 +110,7 @@ def collect(qa: QA, answerer: ReaderAnswerer, questions) -> list[dict]:
                 relevance[i], span[i], span_score[i] = r.relevance, (r.span_start, r.span_end), r.span_score
         labels = np.array([(not question.impossible) and contains_answer(t, question.answers) for t in texts], dtype=bool)
         rows.append(
-            {"question": question, "ranked": ranked, "found": found, "texts": texts, "eligible": eligible,
+            {"question": question, "asked": retrieval.question, "ranked": ranked, "found": found, "texts": texts, "eligible": eligible,
              "labels": labels, "relevance": relevance, "span": span, "span_score": span_score}
         )
         if (n + 1) % 500 == 0:
@@ -119,11 +119,14 @@ def collect(qa: QA, answerer: ReaderAnswerer, questions) -> list[dict]:
 
 
 def reading_of(row: dict, ranker: np.ndarray, max_read: int) -> Reading:
+    """The answerer's Reading of a collected row; passage readings (if the reader reads passages) are
+    cached in the row, so every fold reads a passage once."""
     order = [i for i in np.argsort(-ranker, kind="stable") if row["eligible"][i]][:max_read]
     read = np.zeros(len(ranker), bool)
     read[order] = True
     return Reading(row["found"], ranker, read, np.where(read, row["relevance"], -np.inf).astype(np.float32),
-                   row["span"][:, 0], row["span"][:, 1], np.where(read, row["span_score"], -np.inf).astype(np.float32))
+                   row["span"][:, 0], row["span"][:, 1], np.where(read, row["span_score"], -np.inf).astype(np.float32),
+                   row.get("asked", " ".join(row["question"].text.split())), row.setdefault("passages", {}))
 
 
 def ranker_weights(rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -223,6 +226,7 @@ def main() -> None:
     parser.add_argument("--extra-min-probability", type=float, default=ReaderCalibration.extra_min_probability,
                         help="choice probability a runner-up sentence needs to pad an answer")
     parser.add_argument("--write", action="store_true", help="write calibration.json beside the model")
+    parser.add_argument("--without-passages", action="store_true", help="with a reader trained on passages, leave the passage features out of the confidence (to measure what they add)")
     parser.add_argument("--readings", type=Path, default=None, help="keep what the reader read in this file (pickle) and reuse it when it exists: refitting then takes seconds")
     args = parser.parse_args()
 
@@ -256,13 +260,14 @@ def main() -> None:
     folds = np.array([titles.index(q.title) % FOLDS for q in questions])
     confidence = np.zeros(len(rows))
     outcomes: list[dict] = [None] * len(rows)  # type: ignore[list-item]
-    n_conf = len(confidence_feature_names())
+    passages = answerer.reader.reads_passages and not args.without_passages
+    n_conf = len(confidence_feature_names(passages))
     for fold in range(FOLDS):
         train_mask = folds != fold
         weights, bias = ranker_weights(rows, train_mask)
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
         selection = selection_weights(readings, rows, train_mask)
-        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability)
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages)
         fold_outcomes = [outcome(answerer, snapshot, r, rd) if (f == fold or train_mask[i]) else None for i, (r, rd, f) in enumerate(zip(rows, readings, folds))]
         usable = np.array([o is not None and o["features"] is not None for o in fold_outcomes])
         features = np.stack([o["features"] if o is not None and o["features"] is not None else np.zeros(n_conf, np.float32) for o in fold_outcomes])
@@ -274,6 +279,9 @@ def main() -> None:
             outcomes[i] = fold_outcomes[i] or {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
         print(f"fold {fold}: {test.sum()} questions", flush=True)
 
+    if args.readings and passages:
+        with open(args.readings, "wb") as handle:  # now with the passages read: the next run reads none
+            pickle.dump(rows, handle)
     impossible = np.array([q.impossible for q in questions])
     right = np.array([o["right"] for o in outcomes])
     held_out = evaluate_fold_outcomes(outcomes, confidence, questions, THRESHOLD)
@@ -287,7 +295,7 @@ def main() -> None:
         weights, bias = ranker_weights(rows, np.ones(len(rows), bool))
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
         selection = selection_weights(readings, rows, np.ones(len(rows), bool))
-        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability)
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages)
         all_outcomes = [outcome(answerer, snapshot, r, rd) for r, rd in zip(rows, readings)]
         usable = np.array([o["features"] is not None for o in all_outcomes])
         features = np.stack([o["features"] if o["features"] is not None else np.zeros(n_conf, np.float32) for o in all_outcomes])
@@ -301,7 +309,7 @@ def main() -> None:
         }
         out = args.model_dir / CALIBRATION_FILE.name
         ReaderCalibration(selection, confidence=tuple(conf_w), confidence_bias=conf_b, threshold=THRESHOLD,
-                          extra_min_probability=args.extra_min_probability, notes=notes).save(out)
+                          extra_min_probability=args.extra_min_probability, notes=notes, passages=passages).save(out)
         print(f"wrote {out}")
 
 

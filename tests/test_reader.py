@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.reader import MODEL_DIR, Reader
+from qa.reader_answerer import ReaderCalibration
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,14 @@ def test_shipped_reader_loads_offline_from_the_repository(reader: Reader) -> Non
     assert readings[0].relevance > readings[1].relevance
     sentence = "The Denver Broncos won the game 24-10."
     assert "Broncos" in sentence[readings[0].span_start : readings[0].span_end]
+    # It reads whole passages too, and its calibration uses what it says of them.
+    assert reader.reads_passages and ReaderCalibration.load().passages
+    passage = "It rained all day in the city. " + sentence
+    focus = (passage.index(sentence), len(passage))
+    answered = reader.read_passage("Who won the game?", passage, "Super Bowl 50", focus)
+    unanswered = reader.read_passage("Who lost the chess final?", passage, "Super Bowl 50", focus)
+    assert answered.relevance > unanswered.relevance
+    assert answered.focus_span_score - answered.null_score > unanswered.focus_span_score - unanswered.null_score
 
 
 words = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
@@ -94,7 +103,7 @@ ARTICLE_QUESTIONS = [
     ("What does Georgia import from Russia?", "natural gas"),
     ("How much was bilateral trade worth in the first half of 2025?", "$1.3 billion"),
     ("By what percentage did bilateral trade grow?", "7%"),
-    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.24")),
+    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.18")),
     ("What is the name of Georgia's ruling party?", "Georgian Dream"),
     ("What is the governing party accused of?", "steering the nation closer to Russia"),
     ("Relations with which organisations has Georgia diminished?", "NATO and the European Union"),
@@ -505,3 +514,94 @@ def test_form_and_typo_positives_keep_the_question_and_its_answer_span() -> None
         assert reworded.label == 1 and reworded.sentence == positive.sentence and reworded.question != positive.question
         assert reworded.sentence[reworded.answer_start : reworded.answer_end] == "Russia"
     assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, synonyms=words) == [p for p in pairs if p.kind not in ("form", "typo")]
+
+
+def test_passage_pairs_hold_the_answer_span_in_a_window_of_whole_sentences() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.lexical import LexicalIndex
+    from qa.reader import PASSAGE_MAX_LENGTH, load_tokenizer
+
+    filler = [f"The island's {w} harvest of year {i} was shipped to merchants in Apia and sold across the Pacific." for i, w in enumerate(["coconut", "taro", "banana", "cocoa", "coffee", "rubber", "cotton", "yam", "breadfruit", "kava", "vanilla", "pepper"])]
+    answer_sentence = "In the period before German colonisation, Samoa produced mostly copra."
+    context = " ".join(filler[:6] + [answer_sentence] + filler[6:])
+    start = context.index("copra")
+    articles = [
+        {"title": "Samoa", "paragraphs": [{"context": context, "qas": [
+            {"question": "What did Samoa produce before German colonisation?", "answers": [{"text": "copra", "answer_start": start}]}]}]},
+        {"title": "Tonga", "paragraphs": [{"context": "Tonga produced vanilla before colonisation. Its kings traded with Fiji.", "qas": []}]},
+    ]
+    corpus = train_reader.build_corpus(articles)
+    tokenizer = load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json")
+    windows = train_reader.PassageWindows(corpus, tokenizer)
+    question = corpus.questions[0]
+    text, offset = windows.around(question.sentence)
+    # whole sentences around the answer sentence, within the budget, fewer than the paragraph's
+    assert text[offset : offset + len(answer_sentence)] == answer_sentence
+    assert len(windows.tokenizer.encode(text, add_special_tokens=False).ids) <= train_reader.PASSAGE_TOKENS
+    assert len(text) < len(context) and set(text.split(" ")) <= set(context.split(" "))
+    assert answer_sentence in text and text.startswith("The island's") and text.endswith(".")
+
+    lexical = LexicalIndex.build(corpus.sentences)
+    pairs = train_reader.passage_pairs(corpus, [question], lexical, random.Random(0), windows)
+    assert all(train_reader.is_passage(p) for p in pairs)
+    positive = next(p for p in pairs if p.kind == "passage")
+    assert positive.label == 1 and positive.sentence == text and positive.sentence[positive.answer_start : positive.answer_end] == "copra"
+    altered = [p for p in pairs if p.kind not in ("passage", "passage-retrieved")]
+    assert altered and all(p.label == 0 and p.sentence == text and p.question != question.question for p in altered)
+    retrieved = next(p for p in pairs if p.kind == "passage-retrieved")
+    assert retrieved.label == 0 and retrieved.title == "Tonga" and "copra" not in retrieved.sentence
+
+    # A batch holding a passage is encoded with the passage tokenizer: nothing of the window is cut at 128.
+    passage_tokenizer = load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json", PASSAGE_MAX_LENGTH)
+    encoded = train_reader.encode_batch([positive], tokenizer, passage_tokenizer)
+    assert encoded.input_ids.shape[1] > 128
+    first, last = train_reader.span_tokens(encoded, 0, positive.answer_start, positive.answer_end)
+    assert first > 0 and tokenizer.decode(encoded.input_ids[0, first : last + 1].tolist()) == "copra"
+
+
+def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: Path) -> None:
+    import shutil
+
+    from qa.answering import AnswerModel, AnswerSettings
+    from qa.reader_answerer import ReaderAnswerer, ReaderCalibration, confidence_feature_names
+
+    for name in ("model.onnx", "tokenizer.json"):
+        shutil.copyfile(MODEL_DIR / name, tmp_path / name)
+    plain = tmp_path / "plain"  # the same weights, without a config that says they read passages
+    plain.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (plain / name).symlink_to(tmp_path / name)
+    # Only a reader whose config says it was trained on passages reads them ...
+    plain_reader = Reader(plain, threads=1)
+    assert not plain_reader.reads_passages
+    with pytest.raises(ValueError, match="not trained on passages"):
+        plain_reader.read_passage("Who?", "Text.", "Title", (0, 5))
+    config = json.loads((MODEL_DIR / "config.json").read_text())
+    config["passage_input"] = "[CLS] question [SEP] passage [SEP] title [SEP]"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    reader = Reader(tmp_path, threads=1)
+    assert reader.reads_passages
+    passage = (
+        "Georgia's prime minister Irakli Kobakhidze said on Monday that relations with Russia would not be restored. "
+        "He spoke to reporters in Tbilisi. The Interfax news agency reported his remarks."
+    )
+    first = (0, passage.index(" He spoke"))
+    second = (passage.index("He spoke"), passage.index(" The Interfax"))
+    question = "Who is the prime minister of Georgia?"
+    on_answer, elsewhere = reader.read_passage(question, passage, "Georgia", first), reader.read_passage(question, passage, "Georgia", second)
+    assert on_answer.relevance == elsewhere.relevance and on_answer.null_score == elsewhere.null_score
+    assert on_answer.focus_span_score == on_answer.best_span_score > elsewhere.focus_span_score
+    assert on_answer.best_span_score > on_answer.null_score
+    off_topic = reader.read_passage("Who won the 2022 World Cup?", passage, "Georgia", first)
+    assert off_topic.relevance < on_answer.relevance and off_topic.best_span_score - off_topic.null_score < on_answer.best_span_score - on_answer.null_score
+
+    # ... and a calibration fitted with passage features keeps them, and refuses a reader that cannot give them.
+    calibration = ReaderCalibration(confidence=(0.1,) * len(confidence_feature_names(True)), passages=True)
+    calibration.save(tmp_path / "calibration.json")
+    loaded = ReaderCalibration.load(tmp_path / "calibration.json")
+    assert loaded.passages and len(loaded.confidence) == len(confidence_feature_names(False)) + 3
+    with pytest.raises(ValueError, match="not trained on them"):
+        ReaderAnswerer(AnswerModel.load(), AnswerSettings(), loaded, plain_reader)
