@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -203,8 +203,8 @@ class Reader:
         null = float(start_logits[0, 0] + end_logits[0, 0])
         best = best_spans(start_logits, end_logits, encoded)[0][2]
         inside = encoded.sentence_mask[0] & (encoded.offsets[0, :, 0] >= focus[0]) & (encoded.offsets[0, :, 1] <= focus[1])
-        focused = EncodedPairs(encoded.input_ids, encoded.attention_mask, encoded.token_type_ids, inside[None, :], encoded.offsets)
-        return PassageReading(float(relevance[0]), null, best, best_spans(start_logits, end_logits, focused)[0][2])
+        focused = best_spans(start_logits, end_logits, replace(encoded, sentence_mask=inside[None, :]))[0][2]
+        return PassageReading(float(relevance[0]), null, best, focused)
 
     def run(self, encoded: EncodedPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feeds = {

@@ -135,8 +135,8 @@ class Reading:
     span_end: np.ndarray
     span_score: np.ndarray
     question: str = ""  # as the reader read it
-    # What the reader said of a whole passage, by (passage rank, chosen candidate): read once, when needed.
-    passages: dict[tuple[int, int], PassageReading] = field(default_factory=dict)
+    # What the reader said of the whole passage of a chosen sentence, by sentence id: read once, when needed.
+    passages: dict[int, PassageReading] = field(default_factory=dict)
 
     def selection_features(self) -> np.ndarray:
         """Rows: candidates; columns: SELECTION_FEATURES."""
@@ -260,16 +260,15 @@ class ReaderAnswerer:
 
     def passage_reading(self, snapshot: Snapshot, reading: Reading, best: int, ranked: list[RankedPassage]) -> PassageReading:
         """The reader on the whole passage of candidate `best`, with that sentence in focus (cached on `reading`)."""
-        rank = int(reading.found.passage_ranks[best])
-        key = (rank, int(reading.found.sentence_ids[best]))
-        if key not in reading.passages:
-            passage_id = ranked[rank].passage_id
+        sentence_id = int(reading.found.sentence_ids[best])
+        if sentence_id not in reading.passages:
+            passage_id = ranked[int(reading.found.passage_ranks[best])].passage_id
             article, p_start = snapshot.passage_row(passage_id)[:2]
-            s_start, s_end = snapshot.sentence_row(key[1])[1:3]
-            reading.passages[key] = self.reader.read_passage(
+            s_start, s_end = snapshot.sentence_row(sentence_id)[1:3]
+            reading.passages[sentence_id] = self.reader.read_passage(
                 reading.question, snapshot.passage_text(passage_id), snapshot.articles[article].title, (s_start - p_start, s_end - p_start)
             )
-        return reading.passages[key]
+        return reading.passages[sentence_id]
 
     def confidence_of(self, row: np.ndarray) -> float:
         c = self.calibration

@@ -643,6 +643,13 @@ def role_swap_question(question: Question, corpus: Corpus) -> str | None:
     return None
 
 
+def bm25_best(lexical: LexicalIndex, question: str, k: int = 12) -> np.ndarray:
+    """The `k` sentences BM25 ranks highest for the question, best first: where hard negatives come from."""
+    scores = lexical.scores(question)
+    top = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
+    return top[np.argsort(-scores[top])]
+
+
 def make_pairs(
     corpus: Corpus,
     questions: list[Question],
@@ -677,10 +684,8 @@ def make_pairs(
             rest = [s for s in others if s != best]
             if rest:
                 pairs.append(Pair(q.question, corpus.sentences[rng.choice(rest)], q.title, 0, kind="paragraph"))
-        scores = lexical.scores(q.question)
-        top = np.argpartition(-scores, 12)[:12] if len(scores) > 12 else np.arange(len(scores))
         taken = 0
-        for s in top[np.argsort(-scores[top])]:
+        for s in bm25_best(lexical, q.question):
             s = int(s)
             if corpus.sentence_paragraph[s] == q.paragraph or answer in normalise(corpus.sentences[s]):
                 continue
@@ -805,9 +810,7 @@ def passage_pairs(
         altered = altered_questions(q, corpus, rng, near, vocabulary)
         for kind, question in rng.sample(altered, min(altered_per_question, len(altered))):
             pairs.append(Pair(question, text, q.title, 0, kind=f"passage-{kind}"))
-        scores = lexical.scores(q.question)
-        top = np.argpartition(-scores, 12)[:12] if len(scores) > 12 else np.arange(len(scores))
-        for s in top[np.argsort(-scores[top])]:
+        for s in bm25_best(lexical, q.question):
             s = int(s)
             if corpus.sentence_paragraph[s] == q.paragraph:
                 continue
