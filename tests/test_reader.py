@@ -315,6 +315,13 @@ def test_weights_read_back_from_an_exported_reader_are_its_weights(tmp_path: Pat
     reloaded = train_reader.build_model(layers=1)
     reloaded.load_state_dict(read)  # every key, every shape
 
+    # Keeping layer 0's feed-forward output fp32: that weight comes back exact, the attention's output does not.
+    train_reader.quantise(tmp_path / "fp32.onnx", tmp_path / "mixed.onnx", fp32_feed_forward_layers=[0])
+    mixed = train_reader.load_weights(tmp_path / "mixed.onnx", train_reader.build_model(layers=1))
+    assert torch.equal(mixed["bert.encoder.layer.0.output.dense.weight"], original["bert.encoder.layer.0.output.dense.weight"])
+    assert not torch.equal(mixed["bert.encoder.layer.0.attention.output.dense.weight"], original["bert.encoder.layer.0.attention.output.dense.weight"])
+    assert (tmp_path / "mixed.onnx").stat().st_size > (tmp_path / "int8.onnx").stat().st_size
+
     with pytest.raises(ValueError, match="no weights for"):  # a model the file does not hold
         train_reader.load_weights(tmp_path / "int8.onnx", train_reader.build_model(layers=2))
 
