@@ -61,14 +61,15 @@ class SentenceReading:
 
 @dataclass(frozen=True)
 class PassageReading:
-    """What a passage-trained reader says of a question and the whole passage around a chosen sentence:
-    SQuAD 2.0's unanswerable questions are written against a paragraph, and the sentences around the one
-    that looks like the answer can show that it is not."""
+    """What a passage-trained reader says of a question and a whole passage, and of each of its sentences
+    read in that context. SQuAD 2.0's unanswerable questions are written against a paragraph, and the
+    sentences around the one that looks like the answer can show that it is not; and a sentence that
+    answers only with its neighbours ("He said ...") reads better in its passage than alone."""
 
     relevance: float  # logit: does the passage answer the question?
     null_score: float  # start + end logit of [CLS]: "no answer in this passage"
     best_span_score: float  # the best span anywhere in the passage
-    focus_span_score: float  # the best span inside the chosen sentence (-inf if none fits)
+    sentence_span_scores: tuple[float, ...]  # per sentence asked about, the best span inside it (-inf if none fits)
 
 
 def load_tokenizer(path: Path | str, max_length: int = MAX_LENGTH):
@@ -194,17 +195,21 @@ class Reader:
             readings.append(SentenceReading(float(r), s, e, score))
         return readings
 
-    def read_passage(self, question: str, passage: str, title: str, focus: tuple[int, int]) -> PassageReading:
-        """Read the question with a whole passage; `focus` is the chosen sentence's [start, end) in it."""
+    def read_passage(self, question: str, passage: str, title: str, sentences: Sequence[tuple[int, int]]) -> PassageReading:
+        """Read the question with a whole passage (one run), and score each of `sentences` (their
+        [start, end) in the passage) by the best answer span inside it."""
         if self.passage_tokenizer is None:
             raise ValueError(f"the reader in {self.model_dir} was not trained on passages")
         encoded = encode_pairs(self.passage_tokenizer, question, [passage], [title])
         relevance, start_logits, end_logits = self.run(encoded)
         null = float(start_logits[0, 0] + end_logits[0, 0])
         best = best_spans(start_logits, end_logits, encoded)[0][2]
-        inside = encoded.sentence_mask[0] & (encoded.offsets[0, :, 0] >= focus[0]) & (encoded.offsets[0, :, 1] <= focus[1])
-        focused = best_spans(start_logits, end_logits, replace(encoded, sentence_mask=inside[None, :]))[0][2]
-        return PassageReading(float(relevance[0]), null, best, focused)
+        starts, ends = encoded.offsets[0, :, 0], encoded.offsets[0, :, 1]
+        scores = []
+        for a, b in sentences:
+            inside = encoded.sentence_mask[0] & (starts >= a) & (ends <= b)
+            scores.append(best_spans(start_logits, end_logits, replace(encoded, sentence_mask=inside[None, :]))[0][2])
+        return PassageReading(float(relevance[0]), null, best, tuple(scores))
 
     def run(self, encoded: EncodedPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feeds = {

@@ -8,7 +8,9 @@ conditional-logit (softmax) model over the sentences read: a linear score of the
 logit and span score, its relevance for the sentences beside it and for its passage, the feature
 ranker's logit and the ranker's own sentence features. Fitted listwise (which sentence of this
 question answers it) rather than per sentence, it picks the right one more often (held out on SQuAD 2.0
-dev: 0.860 -> 0.876, README "Answer quality"). The confidence is a logistic model over the chosen
+dev: 0.860 -> 0.876, README "Answer quality"). A reader trained on passages also reads the best few
+passages whole (one run each): how well a sentence answers inside its passage is a choice feature too,
+since a sentence that needs its neighbours ("He said ...") reads better there than alone. The confidence is a logistic model over the chosen
 sentence's evidence (choice score, margin and probability, reader relevance, span score, coverage of
 the question's terms, retrieval scores). Both are fitted by
 `scripts/fit_reader_calibration.py` on SQuAD 2.0 dev articles with article-wise cross-validation
@@ -71,7 +73,12 @@ READER_CONFIDENCE_FEATURES = (
 # (qa.reader.PassageReading): its relevance, and the best answer span's margin over "no answer" ([CLS])
 # in the passage and inside the chosen sentence.
 PASSAGE_CONFIDENCE_FEATURES = ("passage_relevance", "passage_answer_margin", "sentence_answer_margin")
+# And the best few passages read whole help choose the sentence: per candidate, the margin of the best
+# span inside it over "no answer" in its passage's read, that passage's relevance, and whether it was
+# read (the defaults below where not).
+PASSAGE_SELECTION_FEATURES = ("passage_sentence_margin", "passage_read_relevance", "passage_read")
 UNREAD_RELEVANCE = -10.0
+UNREAD_MARGIN = -20.0
 # A short answer is only worth showing when it is shorter than this share of its sentence.
 MAX_SHORT_SHARE = 0.8
 
@@ -81,19 +88,21 @@ class ReaderCalibration:
     """Fitted numbers of the reader answerer: the choice model's weights (conditional logit) and the
     confidence model's (logistic), both on raw features."""
 
-    selection: tuple[float, ...] = (1.0,) + (0.0,) * (len(SELECTION_FEATURES) - 1)  # choice-model weights
+    selection: tuple[float, ...] = (1.0,) + (0.0,) * (len(SELECTION_FEATURES) - 1)  # choice-model weights, on selection_feature_names()
     confidence: tuple[float, ...] = ()  # on confidence_feature_names()
     confidence_bias: float = 0.0
     threshold: float = 1 / 3
     extra_min_probability: float = 0.25  # a runner-up pads the answer if its choice probability reaches this
     notes: dict = field(default_factory=dict, compare=False)
     passages: bool = False  # the confidence reads the chosen sentence's passage (PASSAGE_CONFIDENCE_FEATURES)
+    passage_choice: int = 0  # this many passages are read whole to choose the sentence (PASSAGE_SELECTION_FEATURES)
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> "ReaderCalibration":
         data = json.loads(Path(path).read_text())
         names = tuple(data["confidence_features"])
-        if tuple(data["selection_features"]) != SELECTION_FEATURES or names not in (confidence_feature_names(False), confidence_feature_names(True)):
+        passage_choice = int(data.get("passage_choice", 0))
+        if tuple(data["selection_features"]) != selection_feature_names(passage_choice > 0) or names not in (confidence_feature_names(False), confidence_feature_names(True)):
             raise ValueError(f"{path} was fitted for other features; run scripts/fit_reader_calibration.py")
         return cls(
             tuple(data["selection"]),
@@ -103,11 +112,13 @@ class ReaderCalibration:
             data["extra_min_probability"],
             data.get("notes", {}),
             names == confidence_feature_names(True),
+            passage_choice,
         )
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         data = {
-            "selection_features": list(SELECTION_FEATURES),
+            "selection_features": list(selection_feature_names(self.passage_choice > 0)),
+            "passage_choice": self.passage_choice,
             "selection": [round(float(w), 6) for w in self.selection],
             "confidence_features": list(confidence_feature_names(self.passages)),
             "confidence": [round(float(w), 6) for w in self.confidence],
@@ -123,6 +134,10 @@ def confidence_feature_names(passages: bool = False) -> tuple[str, ...]:
     return READER_CONFIDENCE_FEATURES + CONFIDENCE_FEATURES + (PASSAGE_CONFIDENCE_FEATURES if passages else ())
 
 
+def selection_feature_names(passages: bool = False) -> tuple[str, ...]:
+    return SELECTION_FEATURES + (PASSAGE_SELECTION_FEATURES if passages else ())
+
+
 @dataclass
 class Reading:
     """The evidence for one question: every candidate sentence, and what the reader said of those it read."""
@@ -135,8 +150,22 @@ class Reading:
     span_end: np.ndarray
     span_score: np.ndarray
     question: str = ""  # as the reader read it
-    # What the reader said of the whole passage of a chosen sentence, by sentence id: read once, when needed.
+    # What the reader said of whole passages, by passage rank, with a span score for each candidate of the
+    # passage (in candidate order): each read once, when needed.
     passages: dict[int, PassageReading] = field(default_factory=dict)
+
+    def passage_members(self, rank: int) -> np.ndarray:
+        """The candidates (indices) of the passage of this rank, in order."""
+        return np.flatnonzero(self.found.passage_ranks == rank)
+
+    def passage_features(self, ranks: list[int]) -> np.ndarray:
+        """Rows: candidates; columns: PASSAGE_SELECTION_FEATURES, from the reads of these passages only."""
+        out = np.tile(np.array([UNREAD_MARGIN, UNREAD_RELEVANCE, 0.0], np.float32), (len(self.found.sentence_ids), 1))
+        for rank in ranks:
+            passage = self.passages[rank]
+            for i, score in zip(self.passage_members(rank), passage.sentence_span_scores):
+                out[i] = (score - passage.null_score if np.isfinite(score) else UNREAD_MARGIN, passage.relevance, 1.0)
+        return out
 
     def selection_features(self) -> np.ndarray:
         """Rows: candidates; columns: SELECTION_FEATURES."""
@@ -193,7 +222,7 @@ class ReaderAnswerer:
         self.reader = reader or Reader()
         self.calibration = calibration if calibration is not None else ReaderCalibration.load()
         self.max_read = max_read
-        if self.calibration.passages and not self.reader.reads_passages:
+        if (self.calibration.passages or self.calibration.passage_choice) and not self.reader.reads_passages:
             raise ValueError(f"the calibration reads passages, but the reader in {self.reader.model_dir} was not trained on them")
 
     @property
@@ -224,10 +253,29 @@ class ReaderAnswerer:
                 span_start[i], span_end[i], span_score[i] = reading.span_start, reading.span_end, reading.span_score
         return Reading(found, ranker, read, relevance, span_start, span_end, span_score, question)
 
-    def choice_scores(self, reading: Reading) -> np.ndarray:
+    def choice_passages(self, reading: Reading) -> list[int]:
+        """The ranks of the passages read whole to choose the sentence: the calibration's `passage_choice`
+        best, by the reader's relevance of their best sentence."""
+        best: dict[int, float] = {}
+        for i in np.flatnonzero(reading.read):
+            rank = int(reading.found.passage_ranks[i])
+            best[rank] = max(best.get(rank, -np.inf), float(reading.relevance[i]))
+        return sorted(best, key=lambda rank: (-best[rank], rank))[: self.calibration.passage_choice]
+
+    def selection_features(self, snapshot: Snapshot, reading: Reading, ranked: list[RankedPassage]) -> np.ndarray:
+        """Rows: candidates; columns: selection_feature_names() of the calibration (reading the choice passages if it uses them)."""
+        features = reading.selection_features()
+        if not self.calibration.passage_choice:
+            return features
+        ranks = self.choice_passages(reading)
+        for rank in ranks:
+            self.passage_reading(snapshot, reading, rank, ranked)
+        return np.concatenate([features, reading.passage_features(ranks)], axis=1)
+
+    def choice_scores(self, snapshot: Snapshot, reading: Reading, ranked: list[RankedPassage]) -> np.ndarray:
         """Per candidate, the choice model's score (a softmax over them gives each sentence's
         probability of being the one that answers); -inf for sentences the reader did not read."""
-        scores = reading.selection_features() @ np.asarray(self.calibration.selection, np.float32)
+        scores = self.selection_features(snapshot, reading, ranked) @ np.asarray(self.calibration.selection, np.float32)
         return np.where(reading.read, scores, -np.inf)
 
     def confidence_row(self, snapshot: Snapshot, reading: Reading, scores: np.ndarray, ranked: list[RankedPassage]) -> tuple[int, np.ndarray]:
@@ -253,22 +301,24 @@ class ReaderAnswerer:
         )
         row = np.concatenate([own, confidence_features(reading.found, reading.ranker, best, ranked)])
         if self.calibration.passages:
-            passage = self.passage_reading(snapshot, reading, best, ranked)
-            margins = [passage.best_span_score - passage.null_score, passage.focus_span_score - passage.null_score]
+            rank = int(reading.found.passage_ranks[best])
+            passage = self.passage_reading(snapshot, reading, rank, ranked)
+            focus = passage.sentence_span_scores[int(np.searchsorted(reading.passage_members(rank), best))]
+            margins = [passage.best_span_score - passage.null_score, focus - passage.null_score]
             row = np.concatenate([row, np.array([passage.relevance, *(m if np.isfinite(m) else -20.0 for m in margins)], np.float32)])
         return best, row
 
-    def passage_reading(self, snapshot: Snapshot, reading: Reading, best: int, ranked: list[RankedPassage]) -> PassageReading:
-        """The reader on the whole passage of candidate `best`, with that sentence in focus (cached on `reading`)."""
-        sentence_id = int(reading.found.sentence_ids[best])
-        if sentence_id not in reading.passages:
-            passage_id = ranked[int(reading.found.passage_ranks[best])].passage_id
+    def passage_reading(self, snapshot: Snapshot, reading: Reading, rank: int, ranked: list[RankedPassage]) -> PassageReading:
+        """The reader on the whole passage of this rank, scoring each of its candidate sentences (cached on `reading`)."""
+        if rank not in reading.passages:
+            passage_id = ranked[rank].passage_id
             article, p_start = snapshot.passage_row(passage_id)[:2]
-            s_start, s_end = snapshot.sentence_row(sentence_id)[1:3]
-            reading.passages[sentence_id] = self.reader.read_passage(
-                reading.question, snapshot.passage_text(passage_id), snapshot.articles[article].title, (s_start - p_start, s_end - p_start)
-            )
-        return reading.passages[sentence_id]
+            spans = []
+            for i in reading.passage_members(rank):
+                s_start, s_end = snapshot.sentence_row(int(reading.found.sentence_ids[i]))[1:3]
+                spans.append((int(s_start) - int(p_start), int(s_end) - int(p_start)))
+            reading.passages[rank] = self.reader.read_passage(reading.question, snapshot.passage_text(passage_id), snapshot.articles[article].title, spans)
+        return reading.passages[rank]
 
     def confidence_of(self, row: np.ndarray) -> float:
         c = self.calibration
@@ -289,7 +339,7 @@ class ReaderAnswerer:
         reading = self.read(snapshot, question, query_vector, top)
         if reading is None or not reading.read.any():
             return Answer(question, NOT_FOUND, True, 0.0, [], related)
-        scores = self.choice_scores(reading)
+        scores = self.choice_scores(snapshot, reading, top)
         best, row = self.confidence_row(snapshot, reading, scores, top)
         confidence = self.confidence_of(row)
         threshold = self.calibration.threshold if settings.abstain_below is None else settings.abstain_below

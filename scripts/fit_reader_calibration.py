@@ -49,6 +49,7 @@ FOLDS = 6
 THRESHOLD = 1 / 3
 CHOICE_L2 = 1e-3  # ridge on the standardised choice-model weights
 CONFIDENCE_C = 0.3  # inverse regularisation of the confidence model
+PASSAGE_CHOICE = 2  # passages read whole to choose the sentence, with a reader trained on passages
 
 
 def fit_choice_model(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = CHOICE_L2) -> np.ndarray:
@@ -126,7 +127,7 @@ def reading_of(row: dict, ranker: np.ndarray, max_read: int) -> Reading:
     read[order] = True
     return Reading(row["found"], ranker, read, np.where(read, row["relevance"], -np.inf).astype(np.float32),
                    row["span"][:, 0], row["span"][:, 1], np.where(read, row["span_score"], -np.inf).astype(np.float32),
-                   row.get("asked", " ".join(row["question"].text.split())), row.setdefault("passages", {}))
+                   row.get("asked", " ".join(row["question"].text.split())), row.setdefault("passage_reads", {}))
 
 
 def ranker_weights(rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -134,12 +135,13 @@ def ranker_weights(rows: list[dict], mask: np.ndarray) -> tuple[np.ndarray, floa
     return fit_logistic(np.concatenate([r["found"].features for r in train]), np.concatenate([r["labels"] for r in train]))
 
 
-def selection_weights(readings: list[Reading], rows: list[dict], mask: np.ndarray) -> tuple[float, ...]:
-    """The choice model, fitted on the answerable questions (of `mask`) whose answer sentence was read."""
+def selection_weights(answerer: ReaderAnswerer, snapshot, readings: list[Reading], rows: list[dict], mask: np.ndarray) -> tuple[float, ...]:
+    """The choice model, fitted on the answerable questions (of `mask`) whose answer sentence was read
+    (on the features the answerer's calibration asks for: with `passage_choice`, the passages read too)."""
     groups = []
     for reading, row, m in zip(readings, rows, mask):
         if m and not row["question"].impossible and (row["labels"] & reading.read).any():
-            groups.append((reading.selection_features()[reading.read], row["labels"][reading.read]))
+            groups.append((answerer.selection_features(snapshot, reading, row["ranked"])[reading.read], row["labels"][reading.read]))
     return tuple(fit_choice_model(groups))
 
 
@@ -156,7 +158,7 @@ def outcome(answerer: ReaderAnswerer, snapshot, row: dict, reading: Reading) -> 
     """The answer this question would get at confidence 0: its text, short answer and confidence features."""
     if not reading.read.any():
         return {"features": None, "right": False, "top_right": False, "short": "", "text": "", "words": 0}
-    scores = answerer.choice_scores(reading)
+    scores = answerer.choice_scores(snapshot, reading, row["ranked"])
     best, features = answerer.confidence_row(snapshot, reading, scores, row["ranked"])
     chosen = answerer.choose(snapshot, reading, scores, best, AnswerSettings())
     text = " ".join(snapshot.sentence_text(s) for s, _ in chosen)
@@ -226,7 +228,8 @@ def main() -> None:
     parser.add_argument("--extra-min-probability", type=float, default=ReaderCalibration.extra_min_probability,
                         help="choice probability a runner-up sentence needs to pad an answer")
     parser.add_argument("--write", action="store_true", help="write calibration.json beside the model")
-    parser.add_argument("--without-passages", action="store_true", help="with a reader trained on passages, leave the passage features out of the confidence (to measure what they add)")
+    parser.add_argument("--without-passages", action="store_true", help="with a reader trained on passages, leave the passage features out of the choice and the confidence (to measure what they add)")
+    parser.add_argument("--passage-choice", type=int, default=PASSAGE_CHOICE, help="with a reader trained on passages, read this many passages whole to choose the sentence (0: none)")
     parser.add_argument("--readings", type=Path, default=None, help="keep what the reader read in this file (pickle) and reuse it when it exists: refitting then takes seconds")
     args = parser.parse_args()
 
@@ -248,6 +251,8 @@ def main() -> None:
     if args.readings and args.readings.exists():
         with open(args.readings, "rb") as handle:
             rows = pickle.load(handle)
+        for row in rows:
+            row.pop("passages", None)  # passage readings of an earlier format (by sentence): read again
         print(f"reusing what the reader read for {len(rows)} questions ({args.readings})", flush=True)
     else:
         print(f"reading {len(questions)} questions with {args.model_dir}", flush=True)
@@ -261,13 +266,15 @@ def main() -> None:
     confidence = np.zeros(len(rows))
     outcomes: list[dict] = [None] * len(rows)  # type: ignore[list-item]
     passages = answerer.reader.reads_passages and not args.without_passages
+    passage_choice = args.passage_choice if passages else 0
     n_conf = len(confidence_feature_names(passages))
     for fold in range(FOLDS):
         train_mask = folds != fold
         weights, bias = ranker_weights(rows, train_mask)
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
-        selection = selection_weights(readings, rows, train_mask)
-        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages)
+        answerer.calibration = ReaderCalibration(passage_choice=passage_choice)
+        selection = selection_weights(answerer, snapshot, readings, rows, train_mask)
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages, passage_choice=passage_choice)
         fold_outcomes = [outcome(answerer, snapshot, r, rd) if (f == fold or train_mask[i]) else None for i, (r, rd, f) in enumerate(zip(rows, readings, folds))]
         usable = np.array([o is not None and o["features"] is not None for o in fold_outcomes])
         features = np.stack([o["features"] if o is not None and o["features"] is not None else np.zeros(n_conf, np.float32) for o in fold_outcomes])
@@ -294,8 +301,9 @@ def main() -> None:
     if args.write:
         weights, bias = ranker_weights(rows, np.ones(len(rows), bool))
         readings = [reading_of(r, r["found"].features @ weights + bias, args.max_read) for r in rows]
-        selection = selection_weights(readings, rows, np.ones(len(rows), bool))
-        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages)
+        answerer.calibration = ReaderCalibration(passage_choice=passage_choice)
+        selection = selection_weights(answerer, snapshot, readings, rows, np.ones(len(rows), bool))
+        answerer.calibration = ReaderCalibration(selection, threshold=THRESHOLD, extra_min_probability=args.extra_min_probability, passages=passages, passage_choice=passage_choice)
         all_outcomes = [outcome(answerer, snapshot, r, rd) for r, rd in zip(rows, readings)]
         usable = np.array([o["features"] is not None for o in all_outcomes])
         features = np.stack([o["features"] if o["features"] is not None else np.zeros(n_conf, np.float32) for o in all_outcomes])
@@ -309,7 +317,7 @@ def main() -> None:
         }
         out = args.model_dir / CALIBRATION_FILE.name
         ReaderCalibration(selection, confidence=tuple(conf_w), confidence_bias=conf_b, threshold=THRESHOLD,
-                          extra_min_probability=args.extra_min_probability, notes=notes, passages=passages).save(out)
+                          extra_min_probability=args.extra_min_probability, notes=notes, passages=passages, passage_choice=passage_choice).save(out)
         print(f"wrote {out}")
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,10 @@ def test_shipped_reader_loads_offline_from_the_repository(reader: Reader) -> Non
     assert reader.reads_passages and ReaderCalibration.load().passages
     passage = "It rained all day in the city. " + sentence
     focus = (passage.index(sentence), len(passage))
-    answered = reader.read_passage("Who won the game?", passage, "Super Bowl 50", focus)
-    unanswered = reader.read_passage("Who lost the chess final?", passage, "Super Bowl 50", focus)
+    answered = reader.read_passage("Who won the game?", passage, "Super Bowl 50", [focus])
+    unanswered = reader.read_passage("Who lost the chess final?", passage, "Super Bowl 50", [focus])
     assert answered.relevance > unanswered.relevance
-    assert answered.focus_span_score - answered.null_score > unanswered.focus_span_score - unanswered.null_score
+    assert answered.sentence_span_scores[0] - answered.null_score > unanswered.sentence_span_scores[0] - unanswered.null_score
 
 
 words = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
@@ -148,6 +149,34 @@ def test_follow_up_resolves_through_the_previous_answer(seed_qa) -> None:
     follow = seed_qa.ask("Which agency reported his remarks?", history=[("Who is the prime minister of Georgia?", first.text)])
     assert not follow.abstained
     assert "Interfax" in follow.text
+
+
+def test_the_best_passages_are_read_whole_to_choose_the_sentence(seed_qa) -> None:
+    """With `passage_choice`, the answerer reads whole the passages whose best sentence the reader rates
+    highest (at most that many, each once), and every sentence of them gets its answer margin in context
+    as a choice feature; the other sentences keep the 'unread' values."""
+    import numpy as np
+
+    from qa.reader_answerer import UNREAD_MARGIN, ReaderAnswerer, selection_feature_names
+
+    shipped = seed_qa.answerer
+    answerer = ReaderAnswerer(shipped.feature_model, shipped.settings, replace(shipped.calibration, passage_choice=2), shipped.reader)
+    retrieval = seed_qa.retrieve("Which news agency reported the prime minister's remarks?", k=seed_qa.settings.answer_passages)
+    top = retrieval.ranked[: seed_qa.settings.answer_passages]
+    reading = answerer.read(retrieval.snapshot, retrieval.question, retrieval.question_vector, top)
+    features = answerer.selection_features(retrieval.snapshot, reading, top)
+    assert features.shape[1] == len(selection_feature_names(True))
+
+    ranks = answerer.choice_passages(reading)
+    read_ranks = set(reading.found.passage_ranks[reading.read].tolist())
+    best = {r: reading.relevance[reading.read & (reading.found.passage_ranks == r)].max() for r in read_ranks}
+    assert len(read_ranks) > 2 and len(ranks) == 2 and sorted(reading.passages) == sorted(ranks)
+    assert [best[r] for r in ranks] == sorted(best.values(), reverse=True)[:2]
+    in_read_passage = features[:, -1] == 1
+    assert np.array_equal(in_read_passage, np.isin(reading.found.passage_ranks, ranks))
+    assert (features[~in_read_passage, -3] == UNREAD_MARGIN).all()
+    margins = np.where(in_read_passage, features[:, -3], -np.inf)
+    assert "Interfax" in retrieval.snapshot.sentence_text(int(reading.found.sentence_ids[int(np.argmax(margins))]))
 
 
 TINY_SQUAD = {
@@ -573,7 +602,7 @@ def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: 
     import shutil
 
     from qa.answering import AnswerModel, AnswerSettings
-    from qa.reader_answerer import ReaderAnswerer, ReaderCalibration, confidence_feature_names
+    from qa.reader_answerer import ReaderAnswerer, ReaderCalibration, confidence_feature_names, selection_feature_names
 
     for name in ("model.onnx", "tokenizer.json"):
         shutil.copyfile(MODEL_DIR / name, tmp_path / name)
@@ -585,7 +614,7 @@ def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: 
     plain_reader = Reader(plain, threads=1)
     assert not plain_reader.reads_passages
     with pytest.raises(ValueError, match="not trained on passages"):
-        plain_reader.read_passage("Who?", "Text.", "Title", (0, 5))
+        plain_reader.read_passage("Who?", "Text.", "Title", [(0, 5)])
     config = json.loads((MODEL_DIR / "config.json").read_text())
     config["passage_input"] = "[CLS] question [SEP] passage [SEP] title [SEP]"
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -598,12 +627,13 @@ def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: 
     first = (0, passage.index(" He spoke"))
     second = (passage.index("He spoke"), passage.index(" The Interfax"))
     question = "Who is the prime minister of Georgia?"
-    on_answer, elsewhere = reader.read_passage(question, passage, "Georgia", first), reader.read_passage(question, passage, "Georgia", second)
-    assert on_answer.relevance == elsewhere.relevance and on_answer.null_score == elsewhere.null_score
-    assert on_answer.focus_span_score == on_answer.best_span_score > elsewhere.focus_span_score
-    assert on_answer.best_span_score > on_answer.null_score
-    off_topic = reader.read_passage("Who won the 2022 World Cup?", passage, "Georgia", first)
-    assert off_topic.relevance < on_answer.relevance and off_topic.best_span_score - off_topic.null_score < on_answer.best_span_score - on_answer.null_score
+    read = reader.read_passage(question, passage, "Georgia", [first, second])
+    on_answer, elsewhere = read.sentence_span_scores
+    assert on_answer == read.best_span_score > elsewhere
+    assert read.best_span_score > read.null_score
+    assert reader.read_passage(question, passage, "Georgia", [second]).sentence_span_scores == (elsewhere,)  # one score per sentence, alone or not
+    off_topic = reader.read_passage("Who won the 2022 World Cup?", passage, "Georgia", [first])
+    assert off_topic.relevance < read.relevance and off_topic.best_span_score - off_topic.null_score < read.best_span_score - read.null_score
 
     # ... and a calibration fitted with passage features keeps them, and refuses a reader that cannot give them.
     calibration = ReaderCalibration(confidence=(0.1,) * len(confidence_feature_names(True)), passages=True)
@@ -612,3 +642,9 @@ def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: 
     assert loaded.passages and len(loaded.confidence) == len(confidence_feature_names(False)) + 3
     with pytest.raises(ValueError, match="not trained on them"):
         ReaderAnswerer(AnswerModel.load(), AnswerSettings(), loaded, plain_reader)
+    choosing = ReaderCalibration(selection=(0.1,) * len(selection_feature_names(True)), passage_choice=2)
+    choosing.save(tmp_path / "calibration.json")
+    reloaded = ReaderCalibration.load(tmp_path / "calibration.json")
+    assert reloaded.passage_choice == 2 and reloaded.selection == choosing.selection
+    with pytest.raises(ValueError, match="not trained on them"):
+        ReaderAnswerer(AnswerModel.load(), AnswerSettings(), choosing, plain_reader)
