@@ -10,8 +10,9 @@ once. Ours is all-MiniLM-L6-v2 (the only weights this offline machine has) fine-
 
 Input: `[CLS] question [SEP] sentence [SEP] title [SEP]` (the article's title gives a sentence that
 says "he" or "the city" its subject). A reader trained on passages too (its `config.json` has
-`passage_input`) also reads `[CLS] question [SEP] passage [SEP] title [SEP]`: the whole passage around
-the chosen sentence, whose relevance and no-answer ([CLS]) span feed the confidence. The model ships int8-quantised ONNX in `qa/models/reader/`
+`passage_input`) also reads `[CLS] question [SEP] passage [SEP] title [SEP]`: a whole passage, whose
+relevance, no-answer ([CLS]) score and best span inside each of its sentences help choose the sentence
+and feed the confidence. The model ships int8-quantised ONNX in `qa/models/reader/`
 with its tokenizer; it runs with onnxruntime and the `tokenizers` library, no torch. The encoding
 below is shared with the training script, so training and inference see identical inputs.
 """

@@ -305,7 +305,7 @@ class ReaderAnswerer:
             passage = self.passage_reading(snapshot, reading, rank, ranked)
             focus = passage.sentence_span_scores[int(np.searchsorted(reading.passage_members(rank), best))]
             margins = [passage.best_span_score - passage.null_score, focus - passage.null_score]
-            row = np.concatenate([row, np.array([passage.relevance, *(m if np.isfinite(m) else -20.0 for m in margins)], np.float32)])
+            row = np.concatenate([row, np.array([passage.relevance, *(m if np.isfinite(m) else UNREAD_MARGIN for m in margins)], np.float32)])
         return best, row
 
     def passage_reading(self, snapshot: Snapshot, reading: Reading, rank: int, ranked: list[RankedPassage]) -> PassageReading:

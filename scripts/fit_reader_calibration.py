@@ -251,8 +251,6 @@ def main() -> None:
     if args.readings and args.readings.exists():
         with open(args.readings, "rb") as handle:
             rows = pickle.load(handle)
-        for row in rows:
-            row.pop("passages", None)  # passage readings of an earlier format (by sentence): read again
         print(f"reusing what the reader read for {len(rows)} questions ({args.readings})", flush=True)
     else:
         print(f"reading {len(questions)} questions with {args.model_dir}", flush=True)
