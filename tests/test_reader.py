@@ -104,7 +104,7 @@ ARTICLE_QUESTIONS = [
     ("What does Georgia import from Russia?", "natural gas"),
     ("How much was bilateral trade worth in the first half of 2025?", "$1.3 billion"),
     ("By what percentage did bilateral trade grow?", "7%"),
-    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.17")),
+    pytest.param("Which body provided the trade figures?", "national statistics service", marks=MISSED("right sentence, refused at 0.16")),
     ("What is the name of Georgia's ruling party?", "Georgian Dream"),
     ("What is the governing party accused of?", "steering the nation closer to Russia"),
     ("Relations with which organisations has Georgia diminished?", "NATO and the European Union"),
