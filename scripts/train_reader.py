@@ -26,6 +26,9 @@ so that a question need not repeat the article's words to be answered (news read
 With --form-share, a shared word comes back in another form of its stem ("backs" -> "backing",
 "accused" -> "accusation"), and with --typo-share with a typing slip ("Rhine" -> "Rhien"): people
 ask in their own word forms and type fast, and neither changes what the sentence answers.
+With --shortened, a question ending in a preposition and a name comes back without them ("Who is the
+prime minister of Georgia?" -> "Who is the prime minister?"): people leave out what the article is
+about, and SQuAD 2.0's unanswerable questions never do (they add or swap a condition).
 With --who-rewrites, every training question asked of an agent ("What country borders Egypt ...?")
 comes back as a positive asked with "Who" ("Who borders Egypt ...?"): in the news "who" is as often a
 country, a party or an agency as a person.
@@ -494,6 +497,30 @@ def typo_question(question: Question, corpus: Corpus, rng: random.Random) -> str
     return swap_shared_word(question, corpus, rng, lambda word: len(word) >= 5, slipped)
 
 
+# A trailing phrase a question may leave out: a preposition and a name ("of Georgia", "at Notre Dame",
+# "in the United States"), what an article about that name leaves unsaid.
+_TRAILING_NAME = re.compile(
+    r"^(?P<head>.*\w)\s*,?\s+(?:of|in|at|on|for|during|from|by|within|across|inside)\s+(?:the\s+)?"
+    r"[A-Z][\w'.-]*(?:\s+(?:[A-Z][\w'.-]*|of|and|de|the))*\s*\?+$"
+)
+_WH_WORD = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+
+
+def shortened_question(question: Question) -> str | None:
+    """The question without a trailing preposition and name ("Who is the prime minister of Georgia?" ->
+    "Who is the prime minister?"; "Where are loading jetties found on Norfolk Island?"): people leave
+    out what the article they ask is about, and the sentence still answers. SQuAD 2.0's unanswerable
+    questions add or swap a condition; none drops one, so this positive does not teach the reader to
+    answer them. The rest must keep the question word and four words; None if there is no such name."""
+    match = _TRAILING_NAME.match(question.question.strip())
+    if not match:
+        return None
+    head = match.group("head")
+    if len(re.findall(r"\w+", head)) < 4 or not _WH_WORD.search(head):
+        return None
+    return head + "?"
+
+
 # "What country borders Egypt?" -> "Who borders Egypt?": the answering noun is an agent (a country, a
 # company, a party) and the question asks about what it did. Not places (city, state: "Who became the
 # capital" reads wrong), not "of" ("What group of nations"), not a noun after the noun ("What government
@@ -668,6 +695,7 @@ def make_pairs(
     role_swap: bool = False,
     form_share: float = 0.0,
     typo_share: float = 0.0,
+    shortened: bool = False,
 ) -> list[Pair]:
     pairs: list[Pair] = []
     for number, q in enumerate(questions):
@@ -723,6 +751,8 @@ def make_pairs(
             reworded(form_question(q, corpus, synonyms, rng), "form")
         if drawn(typo_share):
             reworded(typo_question(q, corpus, rng), "typo")
+        if shortened:  # drawn from no random stream: every other pair stays as it was
+            reworded(shortened_question(q), "shortened")
         if drawn(prefix_antonym_share):
             altered(prefix_antonym_question(q, corpus, vocabulary, rng), "prefix-antonym")
         if drawn(sentence_swap_share):
@@ -796,17 +826,22 @@ def passage_pairs(
     near: NearWords | None = None,
     vocabulary: frozenset[str] = frozenset(),
     altered_per_question: int = 1,
+    shortened: bool = False,
 ) -> list[Pair]:
     """Pairs of a question and a whole passage (kinds "passage", "passage-retrieved", "passage-<altered
     kind>"): the passage around the answer sentence with the answer's span in it; the same passage with
     altered questions it no longer answers; and the passage around the sentence BM25 ranks highest in
     another paragraph. SQuAD 2.0's unanswerable questions are written against a paragraph: whether one
-    is answered can take the sentences around the one that looks like the answer."""
+    is answered can take the sentences around the one that looks like the answer. With `shortened`,
+    the question without its trailing name is one more positive of the passage ("passage-shortened")."""
     pairs: list[Pair] = []
     for q in questions:
         answer = normalise(q.answer)
         text, offset = windows.around(q.sentence)
         pairs.append(Pair(q.question, text, q.title, 1, offset + q.answer_start, offset + q.answer_end, "passage"))
+        short = shortened_question(q) if shortened else None
+        if short:
+            pairs.append(Pair(short, text, q.title, 1, offset + q.answer_start, offset + q.answer_end, "passage-shortened"))
         altered = altered_questions(q, corpus, rng, near, vocabulary)
         for kind, question in rng.sample(altered, min(altered_per_question, len(altered))):
             pairs.append(Pair(question, text, q.title, 0, kind=f"passage-{kind}"))
@@ -1110,7 +1145,7 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
         corpus, train_questions, lexical, rng, args.altered_share, args.word_swap_share, args.negated_share, args.antonym_share,
         near if args.near_word else None, args.synonym_share, near,
         args.prefix_antonym_share, vocabulary if args.prefix_antonym_share else frozenset(),
-        args.sentence_swap_share, args.role_swap, args.form_share, args.typo_share,
+        args.sentence_swap_share, args.role_swap, args.form_share, args.typo_share, args.shortened,
     ) if training else []
     if training and args.who_rewrites:
         # Few questions qualify (about 1 in 100), so every training question is drawn on, not only this stage's.
@@ -1119,7 +1154,7 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
     if training and args.passage_share:
         # Their own random stream: the sentence pairs stay exactly those of the same run without passages.
         reading = train_questions[: round(args.passage_share * len(train_questions))]
-        pairs += passage_pairs(corpus, reading, lexical, random.Random(args.seed + 2), windows, near, vocabulary)
+        pairs += passage_pairs(corpus, reading, lexical, random.Random(args.seed + 2), windows, near, vocabulary, shortened=args.shortened)
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -1352,6 +1387,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synonym-share", type=float, default=0.0, help="share of questions also given as a positive in other words (a shared word swapped for a close synonym)")
     parser.add_argument("--form-share", type=float, default=0.0, help="share of questions also given as a positive with a shared word in another form of its stem ('backs' -> 'backing')")
     parser.add_argument("--typo-share", type=float, default=0.0, help="share of questions also given as a positive with a typing slip in a shared word ('Rhine' -> 'Rhien')")
+    parser.add_argument("--shortened", action="store_true", help="give every question ending in a preposition and a name a positive without them ('Who is the prime minister of Georgia?' -> 'Who is the prime minister?'), of its sentence and, with --passage-share, of its passage")
     parser.add_argument("--antonym-share", type=float, default=0.0, help="share of questions also given an antonym negative (a shared word replaced by its opposite)")
     parser.add_argument("--prefix-antonym-share", type=float, default=0.0, help="share of questions also given a negative with a shared word turned into its opposite by a prefix or suffix ('significant' -> 'insignificant')")
     parser.add_argument("--sentence-swap-share", type=float, default=0.0, help="share of questions also given a negative with a name or number swapped for another of the same answer sentence")

@@ -552,6 +552,46 @@ def test_form_and_typo_positives_keep_the_question_and_its_answer_span() -> None
     assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, synonyms=words) == [p for p in pairs if p.kind not in ("form", "typo")]
 
 
+def test_shortened_positives_drop_a_trailing_name_and_keep_the_answer_span() -> None:
+    import random
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.lexical import LexicalIndex
+    from qa.reader import load_tokenizer
+
+    context = "Irakli Kobakhidze is the prime minister of Georgia. He spoke to Interfax in Moscow in 2024."
+    articles = [{"title": "Georgia", "paragraphs": [{"context": context, "qas": [
+        {"question": "Who is the prime minister of Georgia?", "answers": [{"text": "Irakli Kobakhidze", "answer_start": 0}]},
+        {"question": "Which agency did he speak to in 2024?", "answers": [{"text": "Interfax", "answer_start": context.index("Interfax")}]},
+    ]}]}]
+    corpus = train_reader.build_corpus(articles)
+    by_text = {q.question: q for q in corpus.questions}
+    assert train_reader.shortened_question(by_text["Who is the prime minister of Georgia?"]) == "Who is the prime minister?"
+    # a number tells answers apart, and a question left without four words or its question word is no question
+    assert train_reader.shortened_question(by_text["Which agency did he speak to in 2024?"]) is None
+    for question, dropped in [("What is north of Cyprus?", None), ("Name the largest city of the United States?", None),("Where are loading jetties found on Norfolk Island?", "Where are loading jetties found?"),
+                              ("How many women were semi-finalists on season six of American Idol?", "How many women were semi-finalists on season six?"),
+                              ("The English word Alps derives from what Latin Word?", None),
+                              ("What was the lead single from Queen's first album?", None)]:
+        asked = train_reader.Question(**{**vars(corpus.questions[0]), "question": question})
+        assert train_reader.shortened_question(asked) == dropped, question
+
+    question = by_text["Who is the prime minister of Georgia?"]
+    lexical = LexicalIndex.build(corpus.sentences)
+    pairs = train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0, shortened=True)
+    short = next(p for p in pairs if p.kind == "shortened")
+    assert short.label == 1 and short.question == "Who is the prime minister?"
+    assert short.sentence[short.answer_start : short.answer_end] == "Irakli Kobakhidze"
+    # the flag adds that pair and changes no other
+    assert train_reader.make_pairs(corpus, [question], lexical, random.Random(0), 0.0) == [p for p in pairs if p.kind != "shortened"]
+    windows = train_reader.PassageWindows(corpus, load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json"))
+    passages = train_reader.passage_pairs(corpus, [question], lexical, random.Random(0), windows, shortened=True)
+    passage_short = next(p for p in passages if p.kind == "passage-shortened")
+    assert passage_short.label == 1 and passage_short.sentence[passage_short.answer_start : passage_short.answer_end] == "Irakli Kobakhidze"
+    assert train_reader.passage_pairs(corpus, [question], lexical, random.Random(0), windows) == [p for p in passages if p.kind != "passage-shortened"]
+
+
 def test_passage_pairs_hold_the_answer_span_in_a_window_of_whole_sentences() -> None:
     import random
 
