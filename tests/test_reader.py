@@ -351,6 +351,16 @@ def test_weights_read_back_from_an_exported_reader_are_its_weights(tmp_path: Pat
     assert not torch.equal(mixed["bert.encoder.layer.0.attention.output.dense.weight"], original["bert.encoder.layer.0.attention.output.dense.weight"])
     assert (tmp_path / "mixed.onnx").stat().st_size > (tmp_path / "int8.onnx").stat().st_size
 
+    # Full range: the linear layers uint8 per output channel over [min, max] widened to hold 0, steps up to four times finer.
+    train_reader.quantise(tmp_path / "fp32.onnx", tmp_path / "full.onnx", full_range=True)
+    full = train_reader.load_weights(tmp_path / "full.onnx", train_reader.build_model(layers=1))
+    for key in [k for k in changed if "embeddings" not in k]:
+        rows = original[key].reshape(original[key].shape[0], -1)
+        step = (rows.amax(dim=1, keepdim=True).clamp(min=0) - rows.amin(dim=1, keepdim=True).clamp(max=0)) / 255
+        full_error = (full[key] - original[key]).reshape(rows.shape).abs()
+        assert (full_error <= 0.51 * step + 1e-7).all(), key
+        assert full_error.mean() < (read[key] - original[key]).abs().mean(), key
+
     with pytest.raises(ValueError, match="no weights for"):  # a model the file does not hold
         train_reader.load_weights(tmp_path / "int8.onnx", train_reader.build_model(layers=2))
 
