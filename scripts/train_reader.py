@@ -1303,11 +1303,10 @@ def quantise(fp32: Path, int8: Path, fp32_feed_forward_layers: Sequence[int] = (
     precision; uint8 x uint8 products cannot saturate on any CPU. For the shipped 15p/17p mean on dev
     passages, the relevance logit then sits 0.11 from fp32 on average instead of 0.38 and the [CLS]
     no-answer score 0.12 instead of 0.78, for about a fifth more time per passage (28 vs 23 ms, one
-    run beside a training job). On validation,
-    stage 18p's mean exported so keeps fp32's passage span F1 (0.673 vs 0.671), where the shipped mean
-    with reduce_range lost 0.025. End to end it moves SQuAD2-style accuracy 0.678 -> 0.682 (fp32:
-    0.684) but refuses two more default-article questions, so the shipped model is not exported so
-    (model card)."""
+    run beside a training job). On validation, stage 18p's mean exported so keeps fp32's passage span
+    F1 (0.673 vs 0.671), where the shipped mean with reduce_range lost 0.025. End to end it moves
+    SQuAD2-style accuracy 0.678 -> 0.682 (fp32: 0.684) but refuses two more default-article
+    questions, so the shipped model is not exported so (model card)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
