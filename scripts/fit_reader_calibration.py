@@ -49,6 +49,12 @@ FOLDS = 6
 THRESHOLD = 1 / 3
 CHOICE_L2 = 1e-3  # ridge on the standardised choice-model weights
 CONFIDENCE_C = 0.3  # inverse regularisation of the confidence model
+# Confidence features whose weight may not be negative (--non-negative; none by default). Tried on
+# the question-word coverage features: SQuAD 2.0's unanswerable questions were written against their
+# paragraph in its words, its answerable ones in other words, so a free fit learns "the passage holds
+# every word of the question: less likely answered", which refuses a question that quotes the article.
+# Bounding them moved the weight to the others or cost held-out accuracy (README, "Tried and not shipped").
+NON_NEGATIVE: tuple[str, ...] = ()
 PASSAGE_CHOICE = 2  # passages read whole to choose the sentence, with a reader trained on passages
 
 
@@ -80,6 +86,33 @@ def fit_choice_model(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = CH
 
     result = minimize(loss_and_gradient, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return result.x / scale
+
+
+def fit_confidence(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = CONFIDENCE_C,
+                   non_negative: tuple[str, ...] = NON_NEGATIVE) -> tuple[np.ndarray, float]:
+    """Logistic regression on standardised features (sklearn's objective: half the squared weights plus
+    c times the summed log loss) with the weights of `non_negative` features bounded at 0. Returns
+    weights on the raw features and the bias. With none bounded it is sklearn's fit, as shipped."""
+    from scipy.optimize import minimize
+
+    if not non_negative:
+        return fit_logistic(x, y, c=c)
+
+    mean, scale = x.mean(0), x.std(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z, target = (x - mean) / scale, y.astype(np.float64)
+
+    def loss_and_gradient(p):
+        w, b = p[:-1], p[-1]
+        s = z @ w + b
+        residual = 1 / (1 + np.exp(-s)) - target
+        loss = 0.5 * w @ w + c * (np.logaddexp(0, s) - target * s).sum()
+        return loss, np.append(w + c * z.T @ residual, c * residual.sum())
+
+    bounds = [(0.0, None) if n in non_negative else (None, None) for n in names] + [(None, None)]
+    result = minimize(loss_and_gradient, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 5000})
+    w = result.x[:-1] / scale
+    return w, float(result.x[-1] - (result.x[:-1] * mean / scale).sum())
 
 
 def f1(prediction: str, gold: str) -> float:
@@ -231,6 +264,8 @@ def main() -> None:
     parser.add_argument("--without-passages", action="store_true", help="with a reader trained on passages, leave the passage features out of the choice and the confidence (to measure what they add)")
     parser.add_argument("--passage-choice", type=int, default=PASSAGE_CHOICE, help="with a reader trained on passages, read this many passages whole to choose the sentence (0: none)")
     parser.add_argument("--readings", type=Path, default=None, help="keep what the reader read in this file (pickle) and reuse it when it exists: refitting then takes seconds")
+    parser.add_argument("--non-negative", nargs="*", default=list(NON_NEGATIVE), metavar="FEATURE",
+                        help="confidence features whose weight may not be negative (none: a free fit)")
     args = parser.parse_args()
 
     records, questions = load_squad(args.file)
@@ -265,7 +300,9 @@ def main() -> None:
     outcomes: list[dict] = [None] * len(rows)  # type: ignore[list-item]
     passages = answerer.reader.reads_passages and not args.without_passages
     passage_choice = args.passage_choice if passages else 0
-    n_conf = len(confidence_feature_names(passages))
+    names = confidence_feature_names(passages)
+    n_conf = len(names)
+    non_negative = tuple(args.non_negative)
     for fold in range(FOLDS):
         train_mask = folds != fold
         weights, bias = ranker_weights(rows, train_mask)
@@ -277,7 +314,7 @@ def main() -> None:
         usable = np.array([o is not None and o["features"] is not None for o in fold_outcomes])
         features = np.stack([o["features"] if o is not None and o["features"] is not None else np.zeros(n_conf, np.float32) for o in fold_outcomes])
         right = np.array([bool(o and o["right"]) for o in fold_outcomes])
-        conf_w, conf_b = fit_logistic(features[train_mask & usable], right[train_mask & usable], c=CONFIDENCE_C)
+        conf_w, conf_b = fit_confidence(features[train_mask & usable], right[train_mask & usable], names, non_negative=non_negative)
         test = folds == fold
         confidence[test] = np.where(usable[test], 1 / (1 + np.exp(-(features[test] @ conf_w + conf_b))), 0.0)
         for i in np.flatnonzero(test):
@@ -305,13 +342,14 @@ def main() -> None:
         all_outcomes = [outcome(answerer, snapshot, r, rd) for r, rd in zip(rows, readings)]
         usable = np.array([o["features"] is not None for o in all_outcomes])
         features = np.stack([o["features"] if o["features"] is not None else np.zeros(n_conf, np.float32) for o in all_outcomes])
-        conf_w, conf_b = fit_logistic(features[usable], np.array([o["right"] for o in all_outcomes])[usable], c=CONFIDENCE_C)
+        conf_w, conf_b = fit_confidence(features[usable], np.array([o["right"] for o in all_outcomes])[usable], names, non_negative=non_negative)
         notes = {
             "data": str(args.file.name),
             "questions": len(questions),
             "folds": f"{FOLDS}-fold, article-wise",
             "held_out": {k: round(v, 4) if isinstance(v, float) else v for k, v in report["held_out_at_threshold"].items()},
             "best_threshold_in_hindsight": report["best_threshold_in_hindsight"],
+            "non_negative_confidence_features": list(non_negative),
         }
         out = args.model_dir / CALIBRATION_FILE.name
         ReaderCalibration(selection, confidence=tuple(conf_w), confidence_bias=conf_b, threshold=THRESHOLD,

@@ -236,6 +236,32 @@ def test_choice_model_learns_which_sentence_of_a_question_answers(monkeypatch) -
     assert accuracy > 0.8
 
 
+def test_confidence_fit_bounds_the_named_weights_at_zero_and_is_sklearns_fit_without_bounds(monkeypatch) -> None:
+    """`fit_confidence` (the calibration's logistic): unbounded it is the shipped sklearn fit; with a
+    feature named non-negative, a weight the data push below zero stops at zero while the others
+    still fit, and its predictions still separate the classes."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from fit_answer_model import fit_logistic
+    from fit_reader_calibration import fit_confidence
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 3))
+    y = (x[:, 0] - 1.5 * x[:, 1] + rng.logistic(size=2000) > 0)
+    names = ("helps", "hurts", "noise")
+
+    free_w, free_b = fit_confidence(x, y, names, non_negative=())
+    sk_w, sk_b = fit_logistic(x, y, c=0.3)
+    assert np.allclose(free_w, sk_w) and np.isclose(free_b, sk_b)
+    assert free_w[1] < -1.0
+
+    w, b = fit_confidence(x, y, names, non_negative=("hurts",))
+    assert w[1] == 0.0 and w[0] > 0.5
+    accuracy = np.mean(((x @ w + b) > 0) == y)
+    assert 0.6 < accuracy < np.mean(((x @ free_w + free_b) > 0) == y)
+
+
 def test_training_on_a_tiny_set_lowers_the_loss(tmp_path: Path) -> None:
     data = tmp_path / "tiny.json"
     data.write_text(json.dumps(TINY_SQUAD))
