@@ -58,7 +58,7 @@ def test_two_app_servers_on_one_database(tmp_path: Path, database_url: str, monk
 def test_sigkill_during_an_ingest_leaves_whole_articles(tmp_path: Path, database_url: str) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    count = 120
+    count = 400  # enough that writing them (one transaction each) outlasts a poll on a loaded machine
     for i in range(count):
         (corpus / f"note-{i:03d}.txt").write_text(
             f"Harbour note {i}\n\nThe harbour master logged vessel number {i} arriving at berth {i % 17}. "
@@ -69,16 +69,17 @@ def test_sigkill_during_an_ingest_leaves_whole_articles(tmp_path: Path, database
     try:
         deadline = time.monotonic() + 300
         written = 0
-        while written < 10:
-            assert process.poll() is None, "the ingest ended before it could be interrupted"
-            assert time.monotonic() < deadline
-            try:
-                with psycopg.connect(database_url) as conn:
-                    written = conn.execute("SELECT count(*) FROM qa_articles").fetchone()[0]
-            except psycopg.Error:  # tables not created yet
-                written = 0
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
+        # One connection for the whole watch (a new one per poll takes longer than some articles' writes).
+        with psycopg.connect(database_url, autocommit=True) as watch:
+            while written < 10:
+                assert process.poll() is None, "the ingest ended before it could be interrupted"
+                assert time.monotonic() < deadline
+                try:
+                    written = watch.execute("SELECT count(*) FROM qa_articles").fetchone()[0]
+                except psycopg.errors.UndefinedTable:  # tables not created yet
+                    written = 0
+                    time.sleep(0.01)
+            os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
     with psycopg.connect(database_url) as conn:
