@@ -857,6 +857,60 @@ def passage_pairs(
     return pairs
 
 
+def unanswerable_pairs(path: Path, article_numbers: set[int], tokenizer, passages: bool, answerable: bool = False) -> list[Pair]:
+    """Negatives from real unanswerable questions (kinds "unanswerable", "passage-unanswerable"): each
+    SQuAD 2.0 question marked impossible in the chosen articles of `path` (numbers in file order) with
+    the two sentences of its paragraph that share most words with it and, with `passages`, the window
+    around the first. Not used for the shipped reader: the only such questions here are the dev half's,
+    which the issue keeps for calibration and evaluation. It measures what real ones would be worth,
+    trained on some articles and reported on the others (--unanswerable-articles). With `answerable`,
+    the same articles' answerable questions come too, as positives of the sentence (and window) holding
+    their first answer (kinds "squad2-answerable", "passage-squad2-answerable"), as SQuAD 2.0 training
+    pairs the two kinds on the same paragraphs."""
+    with open(path, encoding="utf-8") as handle:
+        articles = json.load(handle)["articles"]
+    chosen = [a for i, a in enumerate(articles) if i in article_numbers]
+    corpus = build_corpus([{"title": a["title"], "paragraphs": [{"context": p["context"], "qas": []} for p in a["paragraphs"]]} for a in chosen])
+    windows = PassageWindows(corpus, tokenizer)
+    pairs: list[Pair] = []
+    paragraph = 0
+    for article in chosen:
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                if not qa.get("is_impossible"):
+                    if answerable:
+                        pairs += answerable_pairs(qa, p["context"], corpus, paragraph, windows, passages)
+                    continue
+                question_terms = set(terms(qa["question"]))
+                ranked = sorted(corpus.paragraph_sentences[paragraph], key=lambda s: (-overlap(question_terms, corpus.sentences[s]), s))
+                title = corpus.titles[paragraph]
+                pairs += [Pair(qa["question"], corpus.sentences[s], title, 0, kind="unanswerable") for s in ranked[:2]]
+                if passages and ranked:
+                    pairs.append(Pair(qa["question"], windows.around(ranked[0])[0], title, 0, kind="passage-unanswerable"))
+            paragraph += 1
+    return pairs
+
+
+def answerable_pairs(qa: dict, context: str, corpus: Corpus, paragraph: int, windows: PassageWindows, passages: bool) -> list[Pair]:
+    """A SQuAD 2.0 answerable question's positives: the sentence holding the first occurrence of its
+    first answer, with the span, and (with `passages`) the window around that sentence."""
+    text = qa["answers"][0]
+    start = context.find(text)
+    spans = split_sentences(context, 0, len(context))
+    holding = [i for i, (s, e) in enumerate(spans) if s <= start and start + len(text) <= e]
+    if start < 0 or not holding:
+        return []
+    i = holding[0]
+    sentence = corpus.paragraph_sentences[paragraph][i]
+    begin = start - spans[i][0]
+    title = corpus.titles[paragraph]
+    made = [Pair(qa["question"], corpus.sentences[sentence], title, 1, begin, begin + len(text), "squad2-answerable")]
+    if passages:
+        window, offset = windows.around(sentence)
+        made.append(Pair(qa["question"], window, title, 1, offset + begin, offset + begin + len(text), "passage-squad2-answerable"))
+    return made
+
+
 def is_passage(pair: Pair) -> bool:
     return pair.kind.startswith("passage")
 
@@ -1155,6 +1209,9 @@ def prepare(args: argparse.Namespace, tokenizer, training: bool = True) -> tuple
         # Their own random stream: the sentence pairs stay exactly those of the same run without passages.
         reading = train_questions[: round(args.passage_share * len(train_questions))]
         pairs += passage_pairs(corpus, reading, lexical, random.Random(args.seed + 2), windows, near, vocabulary, shortened=args.shortened)
+    if training and args.unanswerable:
+        chosen = {int(n) for n in args.unanswerable_articles.split(",") if n.strip()}
+        pairs += unanswerable_pairs(Path(args.unanswerable), chosen, tokenizer, bool(args.passage_share), args.with_answerable)
     kinds = collections.Counter(p.kind for p in pairs)
     log.info("%d training pairs from %d questions: %s", len(pairs), len(train_questions), dict(kinds))
     valid = make_pairs(corpus, valid_questions, lexical, random.Random(args.seed + 1), args.altered_share, args.word_swap_share, args.negated_share)
@@ -1407,6 +1464,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role-swap", action="store_true", help="give every question with two names its answer sentence holds a negative with the two swapped ('from Warsaw to Krakow' -> 'from Krakow to Warsaw')")
     parser.add_argument("--who-rewrites", action="store_true", help="add every training question asked of a country, company, party ... again with 'Who' (same sentence and span) as a positive")
     parser.add_argument("--passage-share", type=float, default=0.0, help="share of questions also given as passage pairs: the question with the passage around its answer sentence (and its span), with an altered question, and with the passage of another paragraph BM25 ranks high")
+    parser.add_argument("--unanswerable", default=None, help="a SQuAD 2.0 file whose impossible questions (in --unanswerable-articles) join the negatives; an experiment, not the shipped recipe (unanswerable_pairs)")
+    parser.add_argument("--unanswerable-articles", default="", help="comma-separated article numbers (file order) of --unanswerable to take questions from")
+    parser.add_argument("--with-answerable", action="store_true", help="with --unanswerable: the same articles' answerable questions too, as positives")
     parser.add_argument("--null-span", action="store_true", help="train the span head on every pair, with [CLS] the span of every negative (a token-level no-answer score)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)

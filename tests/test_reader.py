@@ -728,3 +728,45 @@ def test_passage_reading_scores_the_answer_inside_the_chosen_sentence(tmp_path: 
     assert reloaded.passage_choice == 2 and reloaded.selection == choosing.selection
     with pytest.raises(ValueError, match="not trained on them"):
         ReaderAnswerer(AnswerModel.load(), AnswerSettings(), choosing, plain_reader)
+
+
+def test_unanswerable_pairs_take_only_impossible_questions_of_the_chosen_articles(tmp_path: Path) -> None:
+    """--unanswerable: real unanswerable questions of the chosen articles (file order) become negatives
+    of the two paragraph sentences sharing most words with them, and of the window around the first;
+    answerable questions and other articles' questions give none."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_reader
+    from qa.reader import load_tokenizer
+
+    def article(title: str, context: str, qas: list[tuple[str, str | None]]) -> dict:
+        return {"title": title, "paragraphs": [{"context": context, "qas": [
+            {"question": q, "answers": [a, a] if a else [], "is_impossible": a is None} for q, a in qas]}]}
+
+    squad2 = {"articles": [
+        article("Kelm", "Kelm is a river town in Vardia. The Zorb river flows through Kelm for 300 km. Its mayor is Ana Belt.",
+                [("Which river flows through the capital?", None), ("Who is the mayor of Kelm?", "Ana Belt")]),
+        article("Orla", "Orla is a mountain village. The village school opened in 1950.",
+                [("When did the village school of Orla close?", None)]),
+    ]}
+    path = tmp_path / "squad2.json"
+    path.write_text(json.dumps(squad2))
+    tokenizer = load_tokenizer(Path(train_reader.model_path()) / "tokenizer.json")
+
+    pairs = train_reader.unanswerable_pairs(path, {0}, tokenizer, passages=True)
+    assert {p.question for p in pairs} == {"Which river flows through the capital?"}
+    assert all(p.label == 0 and p.title == "Kelm" for p in pairs)
+    sentences = [p.sentence for p in pairs if p.kind == "unanswerable"]
+    assert sentences[0] == "The Zorb river flows through Kelm for 300 km." and len(sentences) == 2
+    window = next(p.sentence for p in pairs if p.kind == "passage-unanswerable")
+    assert sentences[0] in window and "Ana Belt" in window
+
+    assert {p.question for p in train_reader.unanswerable_pairs(path, {1}, tokenizer, passages=False)} == {"When did the village school of Orla close?"}
+    assert all(p.kind == "unanswerable" for p in train_reader.unanswerable_pairs(path, {0, 1}, tokenizer, passages=False))
+
+    # --with-answerable: the same articles' answerable questions as positives, span and all
+    both = train_reader.unanswerable_pairs(path, {0}, tokenizer, passages=True, answerable=True)
+    positives = [p for p in both if p.label == 1]
+    assert {p.kind for p in positives} == {"squad2-answerable", "passage-squad2-answerable"}
+    assert all(p.question == "Who is the mayor of Kelm?" and p.sentence[p.answer_start : p.answer_end] == "Ana Belt" for p in positives)
+    assert next(p.sentence for p in positives if p.kind == "squad2-answerable") == "Its mayor is Ana Belt."
+    assert [p for p in both if p.label == 0] == pairs
