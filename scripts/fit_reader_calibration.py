@@ -93,10 +93,9 @@ def fit_confidence(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: floa
     """Logistic regression on standardised features (sklearn's objective: half the squared weights plus
     c times the summed log loss) with the weights of `non_negative` features bounded at 0. Returns
     weights on the raw features and the bias. With none bounded it is sklearn's fit, as shipped."""
-    from scipy.optimize import minimize
-
     if not non_negative:
         return fit_logistic(x, y, c=c)
+    from scipy.optimize import minimize
 
     mean, scale = x.mean(0), x.std(0)
     scale = np.where(scale > 0, scale, 1.0)

@@ -870,45 +870,29 @@ def unanswerable_pairs(path: Path, article_numbers: set[int], tokenizer, passage
     with open(path, encoding="utf-8") as handle:
         articles = json.load(handle)["articles"]
     chosen = [a for i, a in enumerate(articles) if i in article_numbers]
-    corpus = build_corpus([{"title": a["title"], "paragraphs": [{"context": p["context"], "qas": []} for p in a["paragraphs"]]} for a in chosen])
+
+    def answered(p: dict) -> list[dict]:  # SQuAD 1.1's form (first answer, its first offset), for build_corpus
+        return [{"question": qa["question"], "answers": [{"text": qa["answers"][0], "answer_start": p["context"].find(qa["answers"][0])}]}
+                for qa in p["qas"] if answerable and not qa.get("is_impossible")]
+
+    corpus = build_corpus([{"title": a["title"], "paragraphs": [{"context": p["context"], "qas": answered(p)} for p in a["paragraphs"]]} for a in chosen])
     windows = PassageWindows(corpus, tokenizer)
     pairs: list[Pair] = []
-    paragraph = 0
-    for article in chosen:
-        for p in article["paragraphs"]:
-            for qa in p["qas"]:
-                if not qa.get("is_impossible"):
-                    if answerable:
-                        pairs += answerable_pairs(qa, p["context"], corpus, paragraph, windows, passages)
-                    continue
-                question_terms = set(terms(qa["question"]))
-                ranked = sorted(corpus.paragraph_sentences[paragraph], key=lambda s: (-overlap(question_terms, corpus.sentences[s]), s))
-                title = corpus.titles[paragraph]
-                pairs += [Pair(qa["question"], corpus.sentences[s], title, 0, kind="unanswerable") for s in ranked[:2]]
-                if passages and ranked:
-                    pairs.append(Pair(qa["question"], windows.around(ranked[0])[0], title, 0, kind="passage-unanswerable"))
-            paragraph += 1
+    paragraphs = [p for a in chosen for p in a["paragraphs"]]  # in build_corpus's order
+    impossible = [(n, qa["question"]) for n, p in enumerate(paragraphs) for qa in p["qas"] if qa.get("is_impossible")]
+    for paragraph, question in impossible:
+        question_terms = set(terms(question))
+        ranked = sorted(corpus.paragraph_sentences[paragraph], key=lambda s: (-overlap(question_terms, corpus.sentences[s]), s))
+        title = corpus.titles[paragraph]
+        pairs += [Pair(question, corpus.sentences[s], title, 0, kind="unanswerable") for s in ranked[:2]]
+        if passages and ranked:
+            pairs.append(Pair(question, windows.around(ranked[0])[0], title, 0, kind="passage-unanswerable"))
+    for q in corpus.questions:
+        pairs.append(Pair(q.question, corpus.sentences[q.sentence], q.title, 1, q.answer_start, q.answer_end, "squad2-answerable"))
+        if passages:
+            window, offset = windows.around(q.sentence)
+            pairs.append(Pair(q.question, window, q.title, 1, offset + q.answer_start, offset + q.answer_end, "passage-squad2-answerable"))
     return pairs
-
-
-def answerable_pairs(qa: dict, context: str, corpus: Corpus, paragraph: int, windows: PassageWindows, passages: bool) -> list[Pair]:
-    """A SQuAD 2.0 answerable question's positives: the sentence holding the first occurrence of its
-    first answer, with the span, and (with `passages`) the window around that sentence."""
-    text = qa["answers"][0]
-    start = context.find(text)
-    spans = split_sentences(context, 0, len(context))
-    holding = [i for i, (s, e) in enumerate(spans) if s <= start and start + len(text) <= e]
-    if start < 0 or not holding:
-        return []
-    i = holding[0]
-    sentence = corpus.paragraph_sentences[paragraph][i]
-    begin = start - spans[i][0]
-    title = corpus.titles[paragraph]
-    made = [Pair(qa["question"], corpus.sentences[sentence], title, 1, begin, begin + len(text), "squad2-answerable")]
-    if passages:
-        window, offset = windows.around(sentence)
-        made.append(Pair(qa["question"], window, title, 1, offset + begin, offset + begin + len(text), "passage-squad2-answerable"))
-    return made
 
 
 def is_passage(pair: Pair) -> bool:
